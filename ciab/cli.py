@@ -191,8 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-i", "--inventory", default="localhost", help="inventory name under inventories/ or a path")
     parser.add_argument("--json", action="store_true", help="print JSON events, one per line, for tools")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("discover", help="read disks and NICs of the nodes (changes nothing)").set_defaults(func=cmd_discover)
-    sub.add_parser("plan", help="discover and write the reviewable plan (changes nothing)").set_defaults(func=cmd_plan)
+    for name, func, text in (
+        ("discover", cmd_discover, "read disks and NICs of the nodes (changes nothing)"),
+        ("plan", cmd_plan, "discover and write the reviewable plan (changes nothing)"),
+        ("status", cmd_status, "show whether the deployed layers answer"),
+    ):
+        sub.add_parser(name, help=text).set_defaults(func=func)
     for name, func, text in (
         ("deploy", cmd_deploy, "deploy the layers"),
         ("verify", cmd_verify, "check that what is deployed answers"),
@@ -200,7 +204,6 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("--limit", action="append", choices=LAYERS, metavar="LAYER", help=f"one of {', '.join(LAYERS)}")
         p.set_defaults(func=func)
-    sub.add_parser("status", help="show whether the deployed layers answer").set_defaults(func=cmd_status)
     p = sub.add_parser("destroy", help="remove the cloud from a box (asks for the box's name)")
     p.add_argument("--yes-destroy", dest="confirm", metavar="NAME", default="", help="the box to destroy")
     p.set_defaults(func=cmd_destroy)
@@ -217,7 +220,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         return args.func(args, progress)
     except runner.CiabError as exc:
-        progress.emit("error", text=str(exc)) if args.json else sys.stderr.write(f"ciab: error: {exc}\n")
+        if args.json:
+            progress.emit("error", text=str(exc))
+        else:
+            sys.stderr.write(f"ciab: error: {exc}\n")
         return runner.EXIT_USAGE
 
 

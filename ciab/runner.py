@@ -193,6 +193,7 @@ class _Collector:
 
 def run(
     playbook: str,
+    *,
     inventory: str | os.PathLike[str] = "localhost",
     extravars: dict[str, Any] | None = None,
     limit: str | None = None,

@@ -1,0 +1,127 @@
+"""The ciab CLI and runner API: argument errors, real ansible-runner events, the destroy guard."""
+
+import io
+import json
+import sys
+
+import pytest
+
+from ciab import cli, runner
+
+PLAYBOOKS = runner.ROOT / "tests" / "unit" / "playbooks"
+
+
+@pytest.fixture
+def local_inventory(tmp_path):
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(
+        "all:\n  hosts:\n    testbox:\n      ansible_connection: local\n"
+        f"      ansible_python_interpreter: {sys.executable}\n"
+    )
+    return inv
+
+
+def test_run_collects_phases_stats_and_events(local_inventory):
+    events = []
+    result = runner.run(str(PLAYBOOKS / "two_plays.yml"), inventory=local_inventory, on_event=events.append)
+    assert result.ok
+    assert result.exit_code == runner.EXIT_OK
+    assert result.tasks == 2
+    assert result.changed == 1
+    assert result.stats["testbox"]["ok"] == 2
+    assert list(result.phases) == ["First phase", "Second phase"]
+    assert any(e["event"] == "playbook_on_stats" for e in events)
+    assert result.to_dict()["failures"] == []
+
+
+def test_run_failure_names_task_host_and_fix(local_inventory):
+    result = runner.run(str(PLAYBOOKS / "fails.yml"), inventory=local_inventory)
+    assert not result.ok
+    assert result.exit_code == runner.EXIT_FAILED
+    [failure] = result.failures
+    assert failure.host == "testbox"
+    assert failure.task == "Fail like a missing privilege"
+    assert "Permission denied" in failure.msg
+    assert "run as root" in failure.hint
+
+
+def test_unreachable_host_has_its_own_exit_code(tmp_path):
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  hosts:\n    gone:\n      ansible_host: 127.0.0.1\n      ansible_port: 1\n")
+    result = runner.run(str(PLAYBOOKS / "two_plays.yml"), inventory=inv)
+    assert result.exit_code == runner.EXIT_UNREACHABLE
+    assert result.failures[0].unreachable
+    assert "inventory" in result.failures[0].hint
+
+
+def test_missing_playbook_and_inventory_are_usage_errors():
+    with pytest.raises(runner.CiabError, match=r"playbook .*nope\.yml does not exist"):
+        runner.playbook_path("nope")
+    with pytest.raises(runner.CiabError, match=r"inventory no-such-box does not exist .*sandbox"):
+        runner.inventory_path("no-such-box")
+    out = io.StringIO()
+    assert cli.main(["-i", "no-such-box", "--json", "plan"], out=out) == runner.EXIT_USAGE
+    error = json.loads(out.getvalue().splitlines()[-1])
+    assert error["event"] == "error"
+    assert "no-such-box" in error["text"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["deploy", "--limit", "nova-and-friends"], ["sandbox", "sideways"], ["frobnicate"]],
+)
+def test_argument_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == runner.EXIT_USAGE
+    assert "usage: ciab" in capsys.readouterr().err
+
+
+def test_destroy_refuses_without_the_box_name(monkeypatch):
+    monkeypatch.setattr(runner, "run", lambda *a, **k: pytest.fail("destroy ran without confirmation"))
+    out = io.StringIO()
+    assert cli.main(["-i", "three-nodes", "destroy"], out=out) == runner.EXIT_REFUSED
+    assert "--yes-destroy NAME" in out.getvalue()
+    assert "box1, box2, box3" in out.getvalue()
+    out = io.StringIO()
+    assert cli.main(["-i", "three-nodes", "destroy", "--yes-destroy", "box9"], out=out) == runner.EXIT_REFUSED
+
+
+def test_destroy_with_the_box_name_runs_for_that_box_only(monkeypatch):
+    calls = []
+
+    def fake_run(playbook, **kwargs):
+        calls.append((playbook, kwargs))
+        return runner.RunResult(playbook=playbook, status="successful", rc=0, elapsed=0.1)
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    assert cli.main(["-i", "three-nodes", "destroy", "--yes-destroy", "box2"], out=io.StringIO()) == 0
+    [(playbook, kwargs)] = calls
+    assert playbook == "destroy"
+    assert kwargs["limit"] == "box2"
+
+
+def test_progress_prints_phase_task_and_failure():
+    out = io.StringIO()
+    progress = cli.Progress(out, as_json=False)
+    progress.runner_event({"event": "playbook_on_play_start", "event_data": {"play": "Base configuration"}})
+    progress.runner_event({"event": "playbook_on_task_start", "event_data": {"task": "Apt | packages"}})
+    progress.runner_event({"event": "runner_on_failed", "event_data": {"host": "box1"}})
+    text = out.getvalue()
+    assert "-- Base configuration" in text
+    assert "Apt | packages" in text
+    assert "FAILED on box1" in text
+
+
+def test_json_output_is_one_event_per_line(local_inventory, monkeypatch):
+    out = io.StringIO()
+    real_run = runner.run
+    # verify selects layers by tag; the test playbook has none, so run it whole.
+    monkeypatch.setattr(runner, "run", lambda playbook, tags, **kw: real_run(str(PLAYBOOKS / "two_plays.yml"), **kw))
+    assert cli.main(["-i", str(local_inventory), "--json", "verify"], out=out) == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines[0] == {"event": "step", "step": "verify", "elapsed": lines[0]["elapsed"]}
+    assert any(e["event"] == "ansible" and e.get("task") == "Say hello" for e in lines)
+    assert lines[-1]["event"] == "result"
+    assert lines[-1]["ok"] is True
+    assert lines[-1]["changed"] == 1
