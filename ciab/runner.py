@@ -15,6 +15,7 @@ Every run gets its own private data directory under ``<checkout>/.cache/runner/`
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -135,6 +136,8 @@ def _environment() -> dict[str, str]:
     if not link.exists():
         raise CiabError(f"{link} is missing: run scripts/setup to link the collection")
     return {
+        # The ansible-playbook beside this interpreter (the venv's) comes first, whatever PATH said.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)]),
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
         "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
