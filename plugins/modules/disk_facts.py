@@ -147,7 +147,9 @@ ansible_facts:
           description: NVMe details (C(controller), C(namespace), C(subsystem), C(multipath)); null otherwise.
           type: dict
         loop_backing_file:
-          description: For a loop device the file behind it (its identity: loop devices have no serial); null otherwise.
+          description: >-
+            For a loop device the file behind it, which is its identity (loop devices have no serial);
+            null otherwise.
           type: str
         partitions:
           description: >-
@@ -194,13 +196,16 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ciab.box.plugins.module_utils.disks import discover_disks
 from ansible_collections.ciab.box.plugins.module_utils.sysfs import default_runner
 
+# Kept beside DOCUMENTATION; tests/unit/test_docs.py checks that both say the same.
+ARGUMENT_SPEC = {
+    "root": {"type": "path", "default": "/"},
+    "include_loop": {"type": "bool", "default": False},
+}
+
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={
-            "root": {"type": "path", "default": "/"},
-            "include_loop": {"type": "bool", "default": False},
-        },
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     module.run_command_environ_update = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}

@@ -99,14 +99,17 @@ from ansible_collections.ciab.box.plugins.module_utils.disks import discover_dis
 from ansible_collections.ciab.box.plugins.module_utils.nics import discover_nics
 from ansible_collections.ciab.box.plugins.module_utils.sysfs import capture_tree
 
+# Kept beside DOCUMENTATION; tests/unit/test_docs.py checks that both say the same.
+ARGUMENT_SPEC = {
+    "dest": {"type": "path", "required": True},
+    "name": {"type": "str"},
+    "root": {"type": "path", "default": "/"},
+}
+
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={
-            "dest": {"type": "path", "required": True},
-            "name": {"type": "str"},
-            "root": {"type": "path", "default": "/"},
-        },
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     module.run_command_environ_update = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}

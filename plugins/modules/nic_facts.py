@@ -151,10 +151,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ciab.box.plugins.module_utils.nics import discover_nics
 from ansible_collections.ciab.box.plugins.module_utils.sysfs import default_runner
 
+# Kept beside DOCUMENTATION; tests/unit/test_docs.py checks that both say the same.
+ARGUMENT_SPEC = {"root": {"type": "path", "default": "/"}}
+
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={"root": {"type": "path", "default": "/"}},
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     module.run_command_environ_update = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
