@@ -190,11 +190,9 @@ ansible_facts:
           sample: ["has mounted filesystem on nvme0n1p2 (/)", "has a partition table (gpt)"]
 """
 
-import os
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ciab.box.plugins.module_utils.discovery_module import start
 from ansible_collections.ciab.box.plugins.module_utils.disks import discover_disks
-from ansible_collections.ciab.box.plugins.module_utils.sysfs import default_runner
 
 # Kept beside DOCUMENTATION; tests/unit/test_docs.py checks that both say the same.
 ARGUMENT_SPEC = {
@@ -204,15 +202,7 @@ ARGUMENT_SPEC = {
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-    )
-    module.run_command_environ_update = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
-    root = module.params["root"]
-    if not os.path.isdir(os.path.join(root, "sys")):
-        module.fail_json(msg=f"root {root} has no sys/ directory: neither a live system nor an extracted capture")
-    runner = default_runner(root, module.run_command)
+    module, root, runner = start(ARGUMENT_SPEC)
     disks = discover_disks(root, runner, include_loop=module.params["include_loop"], warn=module.warn)
     module.exit_json(changed=False, ansible_facts={"ciab_disks": disks})
 

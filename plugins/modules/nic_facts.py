@@ -145,26 +145,17 @@ ansible_facts:
       sample: {"interface": "eno1np0", "gateway": "10.10.0.1", "family": "inet"}
 """
 
-import os
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ciab.box.plugins.module_utils.discovery_module import start
 from ansible_collections.ciab.box.plugins.module_utils.nics import discover_nics
-from ansible_collections.ciab.box.plugins.module_utils.sysfs import default_runner
 
 # Kept beside DOCUMENTATION; tests/unit/test_docs.py checks that both say the same.
 ARGUMENT_SPEC = {"root": {"type": "path", "default": "/"}}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-    )
-    module.run_command_environ_update = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
-    root = module.params["root"]
-    if not os.path.isdir(os.path.join(root, "sys")):
-        module.fail_json(msg=f"root {root} has no sys/ directory: neither a live system nor an extracted capture")
-    nics, route = discover_nics(root, default_runner(root, module.run_command), warn=module.warn)
+    module, root, runner = start(ARGUMENT_SPEC)
+    nics, route = discover_nics(root, runner, warn=module.warn)
     module.exit_json(changed=False, ansible_facts={"ciab_nics": nics, "ciab_default_route": route})
 
 
