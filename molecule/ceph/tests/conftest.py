@@ -1,0 +1,15 @@
+"""Show the Ceph units' journal under every failed check, so a red run says why."""
+
+import pytest
+
+JOURNAL = "journalctl --no-pager --lines 80 --unit 'ceph*' --unit ciab-ceph-osd-activate.service"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    host = item.funcargs.get("host") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and host is not None:
+        journal = host.run(JOURNAL)
+        report.sections.append(("journal of the ceph units", journal.stdout + journal.stderr))

@@ -1,0 +1,250 @@
+"""Verify ciab.box.ceph on one node: the cluster answers, data goes in and comes back, the wipe guard holds.
+
+Runs on the controller (testinfra over Ansible). The loop devices and the ext4 disk's checksum come from
+scripts/loop-disks (CIAB_CEPH_LOOP_*), the secrets from the scenario's ephemeral directory.
+"""
+
+import hashlib
+import json
+import os
+import shlex
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from s3client import s3_request
+
+SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "ceph"
+EXT4 = os.environ["CIAB_CEPH_LOOP_EXT4"]
+EXT4_SHA256 = os.environ["CIAB_CEPH_LOOP_EXT4_SHA256"]
+OSD_LOOPS = [os.environ["CIAB_CEPH_LOOP_0"], os.environ["CIAB_CEPH_LOOP_1"]]
+CONTAINER = "ciab-ceph"
+
+
+def wait_for(host, command, predicate, timeout=180):
+    """Run ``command`` until ``predicate(stdout)`` holds; returns the last stdout (asserting on timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = host.run(command)
+        if result.rc == 0 and predicate(result.stdout):
+            return result.stdout
+        assert time.monotonic() < deadline, f"{command}: rc={result.rc} {result.stdout} {result.stderr}"
+        time.sleep(3)
+
+
+def healthy(host, timeout=180):
+    return wait_for(host, "ceph health", lambda out: out.strip() == "HEALTH_OK", timeout)
+
+
+def osds_up(host, timeout=180):
+    stat = wait_for(
+        host,
+        "ceph osd stat --format json",
+        lambda out: json.loads(out)["num_osds"] == json.loads(out)["num_up_osds"] == json.loads(out)["num_in_osds"],
+        timeout,
+    )
+    return json.loads(stat)
+
+
+def short_name(host):
+    return host.check_output("hostname -s")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    return yaml.safe_load((SECRETS / "cluster.yml").read_text())
+
+
+def gateway_answers(creds, timeout=180):
+    """Wait until the gateway accepts connections (it may be coming back from a restart)."""
+    endpoint = urllib.parse.urlsplit(creds["endpoint"])
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((endpoint.hostname, endpoint.port), timeout=5).close()
+            return creds
+        except OSError:
+            assert time.monotonic() < deadline, f"the gateway at {creds['endpoint']} does not answer"
+            time.sleep(3)
+
+
+@pytest.fixture
+def s3():
+    """The S3 user's keys, once the gateway answers."""
+    return gateway_answers(yaml.safe_load((SECRETS / "s3-ciab.yml").read_text()))
+
+
+# -- the cluster -------------------------------------------------------------------------------------
+def test_health_ok(host):
+    assert healthy(host).strip() == "HEALTH_OK"
+
+
+def test_two_osds_up_and_in_on_the_clean_loops(host):
+    stat = osds_up(host)
+    assert stat["num_osds"] == 2
+    raw = json.loads(host.check_output("ceph-volume raw list --format json"))
+    assert sorted(osd["device"] for osd in raw.values()) == sorted(OSD_LOOPS)
+
+
+def test_monitor_speaks_msgr2_only(host, cluster):
+    monmap = json.loads(host.check_output("ceph mon dump --format json"))
+    assert monmap["fsid"] == cluster["fsid"]
+    addrs = monmap["mons"][0]["public_addrs"]["addrvec"]
+    assert [a["type"] for a in addrs] == ["v2"]
+    assert addrs[0]["addr"].endswith(":3300")
+
+
+def test_pools_replicated_for_one_host(host):
+    pools = {p["pool_name"]: p for p in json.loads(host.check_output("ceph osd pool ls detail --format json"))}
+    for name in ("images", "volumes", "vms", "backups", "kubernetes"):
+        assert "rbd" in pools[name]["application_metadata"], name
+    rule = json.loads(host.check_output("ceph osd crush rule dump ciab_replicated_osd --format json"))
+    assert [s.get("type") for s in rule["steps"] if s["op"].startswith("choose")] == ["osd"]
+    for name, pool in pools.items():
+        assert (pool["size"], pool["min_size"], pool["crush_rule"]) == (2, 1, rule["rule_id"]), name
+
+
+def test_osd_memory_target_from_the_plan(host):
+    assert host.check_output("ceph config get osd.0 osd_memory_target") == str(1024 * 1024 * 1024)
+
+
+def test_client_keys_have_least_privilege(host):
+    glance = json.loads(host.check_output("ceph auth get client.glance --format json"))[0]["caps"]
+    assert glance == {"mon": "profile rbd", "osd": "profile rbd pool=images", "mgr": "profile rbd pool=images"}
+    k8s = json.loads(host.check_output("ceph auth get client.k8s --format json"))[0]["caps"]
+    assert k8s["osd"] == "profile rbd pool=kubernetes"
+
+
+def test_secrets_stay_private_on_the_controller():
+    assert SECRETS.stat().st_mode & 0o777 == 0o700
+    names = {p.name for p in SECRETS.iterdir()}
+    assert {"cluster.yml", "s3-ciab.yml", "ceph.client.glance.keyring", "ceph.client.k8s.keyring"} <= names
+    for path in SECRETS.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+# -- data in, data out ---------------------------------------------------------------------------------
+def keyring_on_node(host, name):
+    """Put the client's keyring (from the controller's secrets) on the node; returns its path."""
+    path = f"/tmp/ceph.client.{name}.keyring"
+    content = (SECRETS / f"ceph.client.{name}.keyring").read_text()
+    host.run_expect([0], f"umask 077 && printf %s {shlex.quote(content)} > {path}")
+    return path
+
+
+def test_rbd_image_written_and_read_back_as_its_own_client(host):
+    keyring = keyring_on_node(host, "k8s")
+    as_k8s = f"--id k8s --keyring {keyring}"
+    image = f"verify-{uuid.uuid4().hex[:8]}"
+    host.run_expect([0], "head -c 16777216 /dev/urandom > /tmp/rbd-in")
+    try:
+        host.run_expect([0], f"rbd {as_k8s} import --pool kubernetes /tmp/rbd-in {image}")
+        host.run_expect([0], f"rbd {as_k8s} export --pool kubernetes {image} /tmp/rbd-out")
+        sums = host.check_output("sha256sum /tmp/rbd-in /tmp/rbd-out").split("\n")
+        assert sums[0].split()[0] == sums[1].split()[0]
+        # Least privilege: the k8s key may not touch the images pool.
+        denied = host.run(f"rbd {as_k8s} import --pool images /tmp/rbd-in {image}")
+        assert denied.rc != 0
+    finally:
+        host.run(f"rbd rm --pool kubernetes {image}; rm -f /tmp/rbd-in /tmp/rbd-out {keyring}")
+
+
+def test_s3_put_and_get_on_the_gateway(s3):
+    bucket, data = f"verify-{uuid.uuid4().hex[:8]}", os.urandom(256 * 1024)
+    assert s3_request(s3, "PUT", f"/{bucket}")[0] == 200
+    try:
+        assert s3_request(s3, "PUT", f"/{bucket}/blob", data)[0] == 200
+        status, body = s3_request(s3, "GET", f"/{bucket}/blob")
+        assert (status, hashlib.sha256(body).hexdigest()) == (200, hashlib.sha256(data).hexdigest())
+    finally:
+        s3_request(s3, "DELETE", f"/{bucket}/blob")
+        s3_request(s3, "DELETE", f"/{bucket}")
+
+
+def test_s3_refuses_a_wrong_secret(s3):
+    with pytest.raises(urllib.error.HTTPError) as err:
+        s3_request({**s3, "secret_key": "x" * 40}, "GET", "/")
+    assert err.value.code == 403
+
+
+# -- the wipe guard ------------------------------------------------------------------------------------
+def ext4_intact(host):
+    assert host.check_output(f"blkid -p -o value -s TYPE {EXT4}") == "ext4"
+    assert host.check_output(f"sha256sum {EXT4}").split()[0] == EXT4_SHA256
+    marker = host.run(f"debugfs -R 'cat /KEEP-ME.txt' {EXT4}")
+    assert marker.rc == 0
+    assert "must survive the Ceph role" in marker.stdout
+
+
+def guard(host, cluster, plan):
+    """Run the guard module on the ext4 disk for real (not in check mode); returns its failure result."""
+    args = {"device": EXT4, "plan": plan, "cluster_fsid": cluster["fsid"], "allow_wipe": []}
+    try:
+        result = host.ansible("ciab.box.ceph_osd_guard", json.dumps(args), check=False, become=True)
+    except host.ansible.AnsibleException as exc:
+        result = exc.result
+    # ansible-core 2.19's --tree output (what testinfra reads) drops "failed": a success carries "action".
+    assert "action" not in result, f"the guard let {EXT4} through: {result}"
+    return result
+
+
+def test_ext4_disk_was_left_alone(host):
+    ext4_intact(host)
+    raw = json.loads(host.check_output("ceph-volume raw list --format json"))
+    assert EXT4 not in [osd["device"] for osd in raw.values()]
+
+
+def test_guard_refuses_the_ext4_disk_even_when_planned(host, cluster):
+    backing = host.check_output(f"cat /sys/block/{Path(EXT4).name}/loop/backing_file")
+    planned = {"name": Path(EXT4).name, "path": EXT4, "by_id": None, "serial": None, "transport": "loop"}
+    result = guard(host, cluster, [{**planned, "loop_backing_file": backing, "action": "prepare"}])
+    assert f"refused {EXT4} (loop backing file {backing}): found an ext4 filesystem signature" in result["msg"]
+    assert f"add '{backing}' to ceph_allow_wipe" in result["msg"]
+    ext4_intact(host)
+
+
+def test_guard_refuses_a_device_that_is_not_planned(host, cluster):
+    result = guard(host, cluster, [])
+    assert result["msg"].startswith(f"{EXT4} is not in the plan (ceph_osd_devices lists nothing)")
+    ext4_intact(host)
+
+
+# -- daemons come back -----------------------------------------------------------------------------
+def test_units_enabled_for_boot(host):
+    name = short_name(host)
+    for unit in (f"ceph-mon@{name}", f"ceph-mgr@{name}", f"ceph-radosgw@rgw.{name}", "ciab-ceph-osd-activate"):
+        assert host.service(unit).is_enabled, unit
+    assert host.file("/etc/ceph/ciab-osds").contains("^0 ")
+
+
+def test_daemons_survive_restarting_their_units(host, s3):
+    name = short_name(host)
+    for unit in (f"ceph-mon@{name}", f"ceph-mgr@{name}", "ceph-osd@0", "ceph-osd@1", f"ceph-radosgw@rgw.{name}"):
+        host.run_expect([0], f"systemctl restart {unit}")
+        assert host.service(unit).is_running, unit
+    osds_up(host)
+    healthy(host)
+    wait_for(host, "ceph-volume raw list --format json", lambda out: len(json.loads(out)) == 2)
+    assert s3_request(gateway_answers(s3), "GET", "/")[0] == 200
+
+
+def test_everything_comes_back_after_a_container_restart(host, s3):
+    """Last: restarts the container like a reboot; the raw OSDs' tmpfs directories are gone and re-activated."""
+    subprocess.run(["docker", "restart", CONTAINER], check=True, capture_output=True, timeout=120)
+    # "degraded" is fine: units of the image that cannot work in a container (nvmf-autoconnect) fail.
+    deadline = time.monotonic() + 120
+    while host.run("systemctl is-system-running --wait").stdout.strip() not in ("running", "degraded"):
+        assert time.monotonic() < deadline, "the container did not boot"
+        time.sleep(3)
+    assert host.service("ciab-ceph-osd-activate").is_running  # oneshot with RemainAfterExit: active
+    osds_up(host, timeout=240)
+    healthy(host, timeout=240)
+    assert s3_request(gateway_answers(s3), "GET", "/")[0] == 200
+    ext4_intact(host)

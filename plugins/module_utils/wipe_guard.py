@@ -1,0 +1,438 @@
+# Copyright: Cloud-in-a-Box developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Wipe guard: the last look at a planned OSD device before ceph-volume writes to it.
+
+Right before an OSD is prepared the device is discovered again (:func:`discover_disks`) and compared with its
+plan entry (an element of ``ceph_osd_devices``, as written by ``playbooks/plan.yml``). Nothing is written unless
+
+* the device is in the plan,
+* it is still the same disk: the plan's /dev/disk/by-id path still leads to it and its serial matches (a loop
+  device, which has neither, is identified by its path and backing file), and
+* it holds nothing: no mount, no holder (LVM, dm, md), no partition table, no filesystem or other signature.
+
+A disk that holds signatures or a partition table but is neither mounted, held, read-only nor a system disk is
+wiped first when its serial, one of its by-id paths or (loop devices) its backing file is listed in
+``ceph_allow_wipe``. A BlueStore device whose label names this cluster is adopted (activated, never re-created),
+one of another cluster is refused unless listed. Every refusal names the device, what was found on it and the
+variable to set.
+
+Node side: Python standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ansible_collections.ciab.box.plugins.module_utils.disks import MIB, discover_disks
+from ansible_collections.ciab.box.plugins.module_utils.sysfs import Root, Runner, as_root, default_runner
+
+PLAN_VAR = "ceph_osd_devices"
+ALLOW_VAR = "ceph_allow_wipe"
+# ceph-volume zeroes this much at the start of a zapped device (BlueStore label, LVM and fs superblocks).
+WIPE_BYTES = 10 * MIB
+# GPT partition type of a Ceph BlueStore block device.
+CEPH_BLOCK_TYPECODE = "CAFECAFE-9B03-4F30-B4C6-B4B80CEFF106"
+ACTIONS = ("prepare", "wipe_then_prepare", "adopt", "create_partition")
+
+
+class GuardError(Exception):
+    """The guard refuses a device; the message names it, what was found and the variable to set."""
+
+    def __init__(self, msg: str, rc: int | None = None, stderr: str = "") -> None:
+        super().__init__(msg)
+        self.rc = rc
+        self.stderr = stderr
+
+
+def check_device(
+    device: str,
+    plan: Sequence[Mapping[str, Any]],
+    cluster_fsid: str,
+    *,
+    allow_wipe: Sequence[str] = (),
+    cluster_osds: Sequence[str] | None = None,
+    root: str | Root = "/",
+    runner: Runner | None = None,
+) -> dict[str, Any]:
+    """Re-discover ``device`` and decide what may be done to it; raises :class:`GuardError` to refuse.
+
+    ``cluster_osds`` lists the OSD uuids in the cluster's OSD map: a device labelled with this cluster's fsid is
+    adopted only when its OSD is among them (None: do not check). One that is not (the monitors were made anew
+    with a kept fsid) is treated like an OSD of another cluster.
+
+    Returns ``{"device", "disk", "action", "identity", "found", "wipe", "osd", "partition", "notes"}``:
+    ``device`` is the path ceph-volume must use now (the kernel name may have moved since the plan),
+    ``action`` one of :data:`ACTIONS`, ``found`` what is on the device, ``wipe`` the paths to wipe first
+    (partitions before the disk), ``osd`` the BlueStore label of an adopted OSD and ``partition`` the
+    partition to create (``create_partition``).
+    """
+    src = as_root(root)
+    run = runner or default_runner(src.root)
+    if not cluster_fsid:
+        raise GuardError("cluster_fsid is empty: the guard cannot tell this cluster's OSDs from others")
+    entry = plan_entry(device, plan)
+    disks = discover_disks(src, run, include_loop=True)
+    disk, notes = _locate(entry, disks, src)
+    ident = _identity(disk, src)
+    allowed = bool(_wipe_keys(disk, ident) & {str(key) for key in allow_wipe})
+    decision: dict[str, Any] = {
+        "device": disk["path"],
+        "disk": disk["path"],
+        "action": "prepare",
+        "identity": ident,
+        "found": [],
+        "wipe": [],
+        "osd": None,
+        "partition": None,
+        "notes": notes,
+    }
+    ours = _Ours(cluster_fsid, cluster_osds)
+    if entry.get("action") == "create_partition" or entry.get("partition_number"):
+        return _check_partition(entry, disk, decision, ours=ours, run=run)
+    _check_size(entry, disk, "size_bytes")
+    blockers, wipeable = _findings(disk)
+    if _is_ceph(disk) and not blockers:
+        osd, error = bluestore_label(disk["path"], run)
+        if ours.adopts(osd):
+            decision.update(action="adopt", osd=osd, found=[_describe_osd(osd, "of this cluster")])
+            return decision
+        wipeable.append(ours.describe(osd, error))
+    decision["found"] = blockers + wipeable
+    if not blockers and not wipeable:
+        return decision
+    if blockers or not allowed:
+        raise GuardError(_refusal(disk, ident, blockers, wipeable, allowed))
+    decision.update(action="wipe_then_prepare", wipe=[p["path"] for p in disk["partitions"]] + [disk["path"]])
+    return decision
+
+
+def plan_entry(device: str, plan: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The plan entry naming ``device`` (its path, by-id path, kernel name or planned partition)."""
+    if not isinstance(plan, Sequence) or isinstance(plan, str | bytes):
+        raise GuardError(f"{PLAN_VAR} must be a list of plan entries, got {type(plan).__name__}")
+    for entry in plan:
+        if not isinstance(entry, Mapping):
+            raise GuardError(f"{PLAN_VAR} entries must be dicts, got {entry!r}")
+        names = {entry.get("path"), entry.get("by_id"), entry.get("name")}
+        if entry.get("partition_name"):
+            names.add(f"/dev/{entry['partition_name']}")
+        if device in names - {None}:
+            return entry
+    listed = ", ".join(str(e.get("path")) for e in plan) or "nothing"
+    raise GuardError(
+        f"{device} is not in the plan ({PLAN_VAR} lists {listed}); nothing was written. Only planned devices "
+        f"become OSDs: re-run playbooks/plan.yml and review it, or add the device to {PLAN_VAR}."
+    )
+
+
+def bluestore_label(path: str, runner: Runner) -> tuple[dict[str, Any] | None, str | None]:
+    """(``{"osd_id", "osd_fsid", "cluster_fsid"}``, None) from the BlueStore label of ``path``, or (None, error)."""
+    result = runner.run(["ceph-bluestore-tool", "show-label", "--dev", path])
+    if result.rc != 0:
+        detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"ceph-bluestore-tool show-label rc={result.rc}: {detail}"
+    try:
+        labels = json.loads(result.stdout)
+        label = labels.get(path) or next(iter(labels.values()))
+        return {
+            "osd_id": int(label["whoami"]),
+            "osd_fsid": str(label["osd_uuid"]),
+            "cluster_fsid": str(label["ceph_fsid"]),
+        }, None
+    except (ValueError, KeyError, TypeError, AttributeError, StopIteration) as exc:
+        return None, f"ceph-bluestore-tool show-label printed no usable label ({type(exc).__name__}: {exc})"
+
+
+def wipe(decision: Mapping[str, Any], runner: Runner) -> list[str]:
+    """Wipe signatures and partition tables from ``decision["wipe"]`` (partitions first) and zero the start of the
+    disk, like ``ceph-volume lvm zap`` (which leaves loop devices alone). Returns the commands run."""
+    targets = list(decision.get("wipe") or [])
+    if decision.get("action") != "wipe_then_prepare" or not targets:
+        raise GuardError(f"refusing to wipe {decision.get('device')}: the guard did not decide to wipe it")
+    commands = [["wipefs", "--all", "--force", path] for path in targets]
+    zero = ["dd", "if=/dev/zero", f"of={targets[-1]}", "bs=1M", f"count={WIPE_BYTES // MIB}", "oflag=direct"]
+    commands.append([*zero, "conv=fsync", "status=none"])
+    done = []
+    for argv in commands:
+        result = runner.run(argv)
+        if result.rc != 0:
+            raise GuardError(
+                f"wiping {decision['device']} failed at '{' '.join(argv)}' (rc={result.rc}); the device may be "
+                "partly wiped and is not used",
+                rc=result.rc,
+                stderr=result.stderr,
+            )
+        done.append(" ".join(argv))
+    # udev re-probes the device after the last writer closes it; let it finish so discovery sees the result.
+    runner.run(["udevadm", "settle", "--timeout=10"])
+    return done
+
+
+# -- identity --------------------------------------------------------------------------------------
+def _locate(entry: Mapping[str, Any], disks: list[dict], src: Root) -> tuple[dict, list[str]]:
+    """The disk the plan entry means, found by by-id path, else serial, else (loop) kernel name."""
+    planned = entry.get("path") or f"/dev/{entry.get('name')}"
+    disk_name = entry.get("disk") or entry.get("name")
+    by_id, serial = entry.get("by_id"), entry.get("serial")
+    loop = entry.get("transport") == "loop"
+    if by_id:
+        hits = [d for d in disks if by_id in d["by_id"]]
+        if not hits:
+            raise GuardError(
+                f"refused {planned}: its plan identity {by_id} no longer exists (the disk was removed or "
+                f"replaced since the plan); nothing was written. Re-run playbooks/plan.yml and review {PLAN_VAR}."
+            )
+    elif serial:
+        hits = [d for d in disks if d.get("serial") == serial]
+    elif loop:
+        hits = [d for d in disks if d["name"] == disk_name]
+    else:
+        raise GuardError(
+            f"refused {planned}: its plan entry has neither a /dev/disk/by-id path nor a serial, so the guard "
+            f"cannot tell whether it is still the same disk; nothing was written. Give the disk a serial and "
+            f"re-run playbooks/plan.yml."
+        )
+    if len(hits) != 1:
+        what = "no disk" if not hits else f"{len(hits)} disks ({', '.join(d['name'] for d in hits)})"
+        raise GuardError(
+            f"refused {planned}: {what} now match(es) its plan identity ({by_id or serial or disk_name}); "
+            f"nothing was written. Re-run playbooks/plan.yml and review {PLAN_VAR}."
+        )
+    disk = hits[0]
+    if serial and disk.get("serial") != serial:
+        raise GuardError(
+            f"refused {disk['path']}: serial {disk.get('serial')!r} is not the planned {serial!r} (a different disk "
+            f"answers to {by_id}); nothing was written. Re-run playbooks/plan.yml and review {PLAN_VAR}."
+        )
+    if loop or disk["transport"] == "loop":
+        _check_backing_file(entry, disk, src)
+    notes = []
+    if disk_name and disk["name"] != disk_name:
+        notes.append(f"kernel name changed from {disk_name} to {disk['name']} since the plan (followed {by_id})")
+    return disk, notes
+
+
+def _check_backing_file(entry: Mapping[str, Any], disk: dict, src: Root) -> None:
+    planned = entry.get("loop_backing_file")
+    current = _backing_file(disk, src)
+    if not planned:
+        raise GuardError(
+            f"refused {disk['path']}: a loop device is identified by its backing file, and its plan entry "
+            f"records none (now {current or 'none'}); nothing was written. Re-run playbooks/plan.yml with a "
+            f"discovery that reports loop_backing_file, or add loop_backing_file to its entry in {PLAN_VAR}."
+        )
+    if planned != current:
+        raise GuardError(
+            f"refused {disk['path']}: it is backed by {current or 'nothing'}, the plan says {planned}; "
+            f"nothing was written. Re-run playbooks/plan.yml and review {PLAN_VAR}."
+        )
+
+
+def _backing_file(disk: Mapping[str, Any], src: Root) -> str | None:
+    return disk.get("loop_backing_file") or src.read_str(f"/sys/block/{disk['name']}/loop/backing_file")
+
+
+def _identity(disk: Mapping[str, Any], src: Root) -> dict[str, Any]:
+    return {
+        "by_id": disk.get("by_id_preferred") or next(iter(disk.get("by_id") or []), None),
+        "serial": disk.get("serial"),
+        "loop_backing_file": _backing_file(disk, src) if disk.get("transport") == "loop" else None,
+    }
+
+
+def _wipe_keys(disk: Mapping[str, Any], ident: Mapping[str, Any]) -> set[str]:
+    """What ceph_allow_wipe may name a disk by: serial, by-id paths and their basenames, loop backing file."""
+    keys = {str(p) for p in disk.get("by_id") or []}
+    keys |= {os.path.basename(p) for p in keys}
+    keys |= {str(ident[k]) for k in ("serial", "loop_backing_file") if ident.get(k)}
+    return keys
+
+
+def _wipe_key(disk: Mapping[str, Any], ident: Mapping[str, Any]) -> str:
+    return str(ident.get("serial") or ident.get("loop_backing_file") or ident.get("by_id") or disk["path"])
+
+
+def _check_size(entry: Mapping[str, Any], disk: Mapping[str, Any], key: str) -> None:
+    planned = entry.get(key)
+    if planned and int(planned) != disk["size_bytes"]:
+        raise GuardError(
+            f"refused {disk['path']}: its size is {disk['size_bytes']} bytes, the plan says {planned}; nothing "
+            f"was written. Re-run playbooks/plan.yml and review {PLAN_VAR}."
+        )
+
+
+# -- content ---------------------------------------------------------------------------------------
+def _findings(disk: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(blockers ceph_allow_wipe never overrides, signatures a wipe clears) of a whole disk."""
+    blockers: list[str] = []
+    if disk.get("system"):
+        blockers.append("it is a system disk (it carries /, /boot, /usr, /var or active swap)")
+    if disk.get("read_only"):
+        blockers.append("it is read-only")
+    if disk.get("removable"):
+        blockers.append("it is removable")
+    if not disk.get("size_bytes"):
+        blockers.append("its size is 0")
+    # Signatures unknown (blkid failed or is missing): fail closed, a wipe could not be checked either.
+    blockers.extend(r for r in disk.get("reasons") or [] if str(r).startswith("could not probe"))
+    for layer in [disk, *disk.get("partitions", [])]:
+        blockers.extend(_busy(layer))
+    wipeable: list[str] = []
+    if disk.get("part_table"):
+        wipeable.append(f"a {disk['part_table']} partition table")
+    for part in disk.get("partitions", []):
+        fs = f" with a {part['fs_type']} signature" if part.get("fs_type") else ""
+        wipeable.append(f"partition {part['name']}{fs}")
+    fs_type = disk.get("fs_type")
+    if fs_type == "LVM2_member":
+        wipeable.append("an LVM physical volume signature (LVM2_member)")
+    elif fs_type and fs_type != "ceph_bluestore":
+        wipeable.append(f"an {fs_type} filesystem signature" if fs_type[0] in "aeiou" else f"a {fs_type} signature")
+    return blockers, wipeable
+
+
+def _busy(layer: Mapping[str, Any]) -> list[str]:
+    out = []
+    if layer.get("mountpoints"):
+        out.append(f"{layer['name']} is mounted at {', '.join(layer['mountpoints'])}")
+    for holder in layer.get("holders") or []:
+        out.append(f"{layer['name']} is held by {holder.get('name')} ({holder.get('kind')})")
+    return out
+
+
+def _is_ceph(item: Mapping[str, Any]) -> bool:
+    return item.get("fs_type") == "ceph_bluestore" or bool(item.get("ceph_osd"))
+
+
+def _describe_osd(osd: Mapping[str, Any], whose: str) -> str:
+    return f"BlueStore OSD osd.{osd['osd_id']} (osd fsid {osd['osd_fsid']}) {whose}"
+
+
+class _Ours:
+    """Which BlueStore labels belong to the cluster being deployed."""
+
+    def __init__(self, cluster_fsid: str, cluster_osds: Sequence[str] | None) -> None:
+        self.fsid = cluster_fsid
+        self.osds = None if cluster_osds is None else {str(uuid) for uuid in cluster_osds}
+
+    def adopts(self, osd: Mapping[str, Any] | None) -> bool:
+        return bool(osd) and osd["cluster_fsid"] == self.fsid and (self.osds is None or osd["osd_fsid"] in self.osds)
+
+    def describe(self, osd: Mapping[str, Any] | None, error: str | None) -> str:
+        """What a BlueStore device that is not adopted is."""
+        if not osd:
+            return f"a BlueStore signature whose label cannot be read ({error})"
+        if osd["cluster_fsid"] == self.fsid:
+            return _describe_osd(
+                osd, "labelled with this cluster's fsid but missing from its OSD map (were the monitors made anew?)"
+            )
+        return _describe_osd(osd, f"of another cluster (fsid {osd['cluster_fsid']})")
+
+
+def _refusal(
+    disk: Mapping[str, Any], ident: Mapping[str, Any], blockers: list[str], wipeable: list[str], allowed: bool
+) -> str:
+    who = ident.get("serial") and f"serial {ident['serial']}"
+    who = who or (ident.get("loop_backing_file") and f"loop backing file {ident['loop_backing_file']}")
+    who = who or ident.get("by_id") or "no stable identity"
+    found = "; ".join(blockers + wipeable)
+    msg = f"refused {disk['path']} ({who}): found {found}; nothing was written."
+    if blockers:
+        listed = f" even though it is listed in {ALLOW_VAR}" if allowed else ""
+        return (
+            f"{msg} The guard never wipes a mounted, held, read-only, removable or system disk{listed}: free it "
+            f"first (unmount it, stop what holds it) or take it out of {PLAN_VAR}."
+        )
+    return (
+        f"{msg} If everything on it may be destroyed, add {_wipe_key(disk, ident)!r} to {ALLOW_VAR} "
+        f"(or to ciab_osd_policy.allow_wipe and re-plan); otherwise take it out of {PLAN_VAR}."
+    )
+
+
+# -- a new OSD partition on the system disk ---------------------------------------------------------
+def _check_partition(
+    entry: Mapping[str, Any], disk: dict, decision: dict[str, Any], *, ours: _Ours, run: Runner
+) -> dict[str, Any]:
+    """Plan entries for a partition: ``create_partition`` (free space of the system disk) or an adopted one."""
+    number = int(entry.get("partition_number") or 0)
+    part = next((p for p in disk["partitions"] if p["number"] == number), None)
+    creating = entry.get("action") == "create_partition"
+    if creating:
+        _check_size(entry, disk, "disk_size_bytes")
+    if part is None:
+        if not creating:
+            raise GuardError(
+                f"refused {disk['path']}: partition {number} of the plan no longer exists; nothing was written. "
+                f"Re-run playbooks/plan.yml and review {PLAN_VAR}."
+            )
+        decision.update(action="create_partition", partition=_new_partition(entry, disk))
+        decision["device"] = decision["partition"]["path"]
+        return decision
+    decision["device"] = part["path"]
+    blockers = _busy(part)
+    if not blockers and _is_ceph(part):
+        osd, error = bluestore_label(part["path"], run)
+        if ours.adopts(osd):
+            decision.update(action="adopt", osd=osd, found=[_describe_osd(osd, "of this cluster")])
+            return decision
+        blockers.append(ours.describe(osd, error))
+    elif part.get("fs_type"):
+        blockers.append(f"a {part['fs_type']} signature on {part['name']}")
+    if (
+        creating
+        and not blockers
+        and (part["start_bytes"], part["size_bytes"])
+        != (
+            entry.get("start_bytes"),
+            entry.get("size_bytes"),
+        )
+    ):
+        blockers.append(
+            f"partition {part['name']} exists at {part['start_bytes']}+{part['size_bytes']} bytes, not where the "
+            f"plan puts it ({entry.get('start_bytes')}+{entry.get('size_bytes')})"
+        )
+    if blockers:
+        decision["found"] = blockers
+        raise GuardError(
+            f"refused {part['path']} (partition {number} of {disk['path']}): found {'; '.join(blockers)}; nothing "
+            f"was written. Partitions of the system disk are never wiped: remove the partition yourself or take "
+            f"it out of {PLAN_VAR}."
+        )
+    # An empty partition where the plan puts one: a previous run created it and stopped before preparing it.
+    decision["notes"].append(f"partition {part['name']} already exists where the plan puts it and is empty")
+    return decision
+
+
+def _new_partition(entry: Mapping[str, Any], disk: Mapping[str, Any]) -> dict[str, Any]:
+    start, size = int(entry.get("start_bytes") or 0), int(entry.get("size_bytes") or 0)
+    lbs = int(disk.get("logical_block_size") or 512)
+    problems = []
+    if disk.get("part_table") != "gpt":
+        problems.append(f"its partition table is {disk.get('part_table')}, not gpt")
+    if disk.get("read_only"):
+        problems.append("it is read-only")
+    if size <= 0 or start % MIB or size % MIB:
+        problems.append(f"the planned partition {start}+{size} bytes is empty or not 1 MiB aligned")
+    if start + size > disk["size_bytes"] - MIB:
+        problems.append(f"the planned partition ends past the usable end of the disk ({disk['size_bytes']} bytes)")
+    for part in disk["partitions"]:
+        if start < part["start_bytes"] + part["size_bytes"] and part["start_bytes"] < start + size:
+            problems.append(f"it would overlap partition {part['name']}")
+    if problems:
+        raise GuardError(
+            f"refused to create partition {entry.get('partition_number')} on {disk['path']}: {'; '.join(problems)}; "
+            f"nothing was written. Re-run playbooks/plan.yml and review {PLAN_VAR}."
+        )
+    number = int(entry["partition_number"])
+    sep = "p" if disk["name"][-1:].isdigit() else ""
+    return {
+        "disk": disk["path"],
+        "number": number,
+        "path": f"/dev/{disk['name']}{sep}{number}",
+        "start_sector": start // lbs,
+        "end_sector": (start + size) // lbs - 1,
+        "typecode": CEPH_BLOCK_TYPECODE,
+    }
