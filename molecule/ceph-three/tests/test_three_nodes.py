@@ -1,0 +1,100 @@
+"""Verify ciab.box.ceph on three nodes: one quorum, one OSD per host, host failure domain, every gateway answers."""
+
+import hashlib
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+# The S3 client of the single-node scenario.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ceph" / "tests"))
+from s3client import s3_request
+
+SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "ceph"
+NODES = {"ciab-ceph-1": "172.31.251.11", "ciab-ceph-2": "172.31.251.12", "ciab-ceph-3": "172.31.251.13"}
+
+
+def ceph_json(host, command):
+    return json.loads(host.check_output(f"ceph {command} --format json"))
+
+
+def healthy(host, timeout=240):
+    deadline = time.monotonic() + timeout
+    while host.run("ceph health").stdout.strip() != "HEALTH_OK":
+        assert time.monotonic() < deadline, host.run("ceph health detail").stdout
+        time.sleep(3)
+
+
+@pytest.fixture
+def first(host):
+    """Cluster-wide checks run once, from the first node."""
+    if host.backend.get_hostname() != "ciab-ceph-1":
+        pytest.skip("cluster-wide check: runs on ciab-ceph-1")
+    return host
+
+
+def test_health_ok(first):
+    healthy(first)
+
+
+def test_three_monitors_in_one_quorum(first):
+    quorum = ceph_json(first, "quorum_status")
+    assert sorted(quorum["quorum_names"]) == sorted(NODES)
+
+
+def test_one_osd_per_host_all_up(first):
+    tree = ceph_json(first, "osd tree")
+    hosts = [n for n in tree["nodes"] if n["type"] == "host"]
+    assert sorted(h["name"] for h in hosts) == sorted(NODES)
+    assert all(len(h["children"]) == 1 for h in hosts)
+    stat = ceph_json(first, "osd stat")
+    assert stat["num_osds"] == stat["num_up_osds"] == stat["num_in_osds"] == 3
+
+
+def test_replication_across_hosts(first):
+    rule = ceph_json(first, "osd crush rule dump ciab_replicated_host")
+    assert [s.get("type") for s in rule["steps"] if s["op"].startswith("choose")] == ["host"]
+    for pool in ceph_json(first, "osd pool ls detail"):
+        assert (pool["size"], pool["min_size"], pool["crush_rule"]) == (3, 2, rule["rule_id"]), pool["pool_name"]
+
+
+def test_every_node_runs_its_daemons(host):
+    name = host.check_output("hostname -s")
+    for unit in (f"ceph-mon@{name}", f"ceph-mgr@{name}", f"ceph-radosgw@rgw.{name}", "ciab-ceph-osd-activate"):
+        assert host.service(unit).is_enabled, unit
+    assert host.service(f"ceph-mon@{name}").is_running
+
+
+def test_rbd_roundtrip_survives_one_osd_down(first):
+    """min_size 2: with one host's OSD stopped, writes and reads still work."""
+    image = f"verify-{uuid.uuid4().hex[:8]}"
+    first.run_expect([0], "head -c 8388608 /dev/urandom > /tmp/rbd-in")
+    first.run_expect([0], "systemctl stop ceph-osd@0")
+    try:
+        first.run_expect([0], f"timeout 120 rbd import --pool volumes /tmp/rbd-in {image}")
+        first.run_expect([0], f"timeout 120 rbd export --pool volumes {image} /tmp/rbd-out")
+        sums = first.check_output("sha256sum /tmp/rbd-in /tmp/rbd-out").split("\n")
+        assert sums[0].split()[0] == sums[1].split()[0]
+    finally:
+        first.run("systemctl start ceph-osd@0")
+        first.run(f"rbd rm --pool volumes {image}; rm -f /tmp/rbd-in /tmp/rbd-out")
+    healthy(first)
+
+
+@pytest.mark.parametrize("node", sorted(NODES))
+def test_every_gateway_serves_the_s3_user(node):
+    creds = {**yaml.safe_load((SECRETS / "s3-ciab.yml").read_text()), "endpoint": f"http://{NODES[node]}:7480"}
+    bucket, data = f"verify-{node}-{uuid.uuid4().hex[:6]}", os.urandom(64 * 1024)
+    assert s3_request(creds, "PUT", f"/{bucket}")[0] == 200
+    try:
+        assert s3_request(creds, "PUT", f"/{bucket}/blob", data)[0] == 200
+        status, body = s3_request(creds, "GET", f"/{bucket}/blob")
+        assert (status, hashlib.sha256(body).hexdigest()) == (200, hashlib.sha256(data).hexdigest())
+    finally:
+        s3_request(creds, "DELETE", f"/{bucket}/blob")
+        s3_request(creds, "DELETE", f"/{bucket}")
