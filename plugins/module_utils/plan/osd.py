@@ -225,7 +225,8 @@ def _wipe_or_reject(
         return [{**_identity(disk), "action": "wipe_then_prepare", "wipe_reasons": discovery}], [], None
     hint = None
     if discovery and not blockers and not policy:
-        ident = disk.get("serial") or disk.get("by_id_preferred")
+        # A loop device has no serial or by-id: its backing file is what allow_wipe names.
+        ident = disk.get("serial") or disk.get("by_id_preferred") or disk.get("loop_backing_file")
         hint = f"to use it as an OSD, add {ident!r} to {VAR}.allow_wipe (this destroys its data)"
     return [], reasons, hint
 
