@@ -25,7 +25,7 @@ SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "ceph"
 EXT4 = os.environ["CIAB_CEPH_LOOP_EXT4"]
 EXT4_SHA256 = os.environ["CIAB_CEPH_LOOP_EXT4_SHA256"]
 OSD_LOOPS = [os.environ["CIAB_CEPH_LOOP_0"], os.environ["CIAB_CEPH_LOOP_1"]]
-CONTAINER = "ciab-ceph"
+CONTAINER = "ciab-aio"
 
 
 def wait_for(host, command, predicate, timeout=180):

@@ -1,0 +1,180 @@
+"""Verify the OpenStack core of the all-in-one node: Keystone, Glance on Ceph and Placement answer over TLS.
+
+Runs after test_ceph.py (which restarts the container), so every check first waits for the APIs to come back.
+Commands run on the node with the admin's clouds.yaml; TLS is also checked from the controller with the CA the
+deploy made in the scenario's ephemeral directory.
+"""
+
+import hashlib
+import json
+import os
+import shlex
+import ssl
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "openstack"
+CLIENT = "/opt/ciab/openstack/2026.2/client/bin"
+OS = "openstack --os-cloud ciab-admin"
+APIS = {"keystone": 5000, "glance": 9292, "placement": 8778}
+
+
+def wait_for(host, command, timeout=180):
+    """Run ``command`` on the node until it succeeds; returns its stdout (asserting on timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = host.run(command)
+        if result.rc == 0:
+            return result.stdout
+        assert time.monotonic() < deadline, f"{command}: rc={result.rc} {result.stdout} {result.stderr}"
+        time.sleep(3)
+
+
+def sdk(host, code):
+    """Run Python ``code`` with openstacksdk connected as the admin (``conn``); returns its JSON output."""
+    script = f"import json, openstack\nconn = openstack.connect(cloud='ciab-admin')\n{code}"
+    return json.loads(host.check_output(f"{CLIENT}/python -c {shlex.quote(script)}"))
+
+
+@pytest.fixture(scope="module")
+def address(host):
+    """The node's internal address, as the admin's clouds.yaml names it."""
+    clouds = yaml.safe_load(host.file("/etc/openstack/clouds.yaml").content_string)
+    return clouds["clouds"]["ciab-admin"]["auth"]["auth_url"].split("//")[1].split(":")[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def apis_answer(host):
+    """Every API answers (they may be coming back from the container restart of test_ceph.py)."""
+    wait_for(host, f"{OS} token issue -f value -c id", timeout=300)
+
+
+# -- identity ----------------------------------------------------------------------------------------
+def test_token_issue(host):
+    token = json.loads(host.check_output(f"{OS} token issue -f json"))
+    assert token["id"] and token["project_id"] and token["user_id"]
+
+
+def test_catalog_lists_the_three_services_over_tls(host, address):
+    catalog = {entry["Type"]: entry for entry in json.loads(host.check_output(f"{OS} catalog list -f json"))}
+    assert {"identity", "image", "placement"} <= set(catalog)
+    for service_type, port in (("identity", 5000), ("image", 9292), ("placement", 8778)):
+        urls = {e["interface"]: e["url"] for e in catalog[service_type]["Endpoints"]}
+        assert {"public", "internal"} <= set(urls), service_type
+        assert all(url.startswith(f"https://{address}:{port}") for url in urls.values()), urls
+
+
+def test_service_users_hold_the_service_role(host):
+    for user in ("glance", "placement"):
+        out = host.check_output(f"{OS} role assignment list --user {user} --project service --names -f json")
+        assert [a["Role"] for a in json.loads(out)] == ["service"], user
+
+
+# -- image -------------------------------------------------------------------------------------------
+def test_image_upload_download_byte_identical_on_rbd(host):
+    name = f"ciab-test-{uuid.uuid4().hex[:8]}"
+    src, back = f"/tmp/{name}.raw", f"/tmp/{name}.back"
+    host.check_output(f"head -c 3145728 /dev/urandom > {src}")
+    image_id = None
+    try:
+        image = json.loads(
+            host.check_output(
+                f"{OS} image create --disk-format raw --container-format bare --file {src} --private -f json {name}"
+            )
+        )
+        image_id = image["id"]
+        shown = json.loads(host.check_output(f"{OS} image show -f json {image_id}"))
+        assert shown["status"] == "active"
+        host.check_output(f"{OS} image save --file {back} {image_id}")
+        assert host.file(back).sha256sum == host.file(src).sha256sum
+        # The bytes live in Ceph's images pool (the RBD store), as client.glance wrote them.
+        assert image_id in host.check_output("rbd --id glance --pool images ls").split()
+    finally:
+        if image_id:
+            host.run(f"{OS} image delete {image_id}")
+        host.run(f"rm -f {src} {back}")
+    assert image_id not in host.check_output("rbd --pool images ls").split()
+
+
+# -- placement ---------------------------------------------------------------------------------------
+def test_placement_answers(host):
+    providers = sdk(host, "print(json.dumps([rp.name for rp in conn.placement.resource_providers()]))")
+    assert providers == []  # no compute node yet
+    version = sdk(host, "print(json.dumps(conn.placement.get('/').json()))")
+    assert version["versions"][0]["status"] == "CURRENT"
+
+
+# -- how they run ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("service", sorted(APIS))
+def test_api_runs_under_uwsgi_as_its_own_user(host, service):
+    unit = host.service(service)
+    assert unit.is_running and unit.is_enabled
+    pid = host.check_output(f"systemctl show -p MainPID --value {service}")
+    assert host.file(f"/proc/{pid}/cmdline").content_string.split("\0")[:2] == ["/usr/bin/uwsgi", "--ini"]
+    assert host.check_output(f"ps -o user= -p {pid}") == service
+
+
+def test_apis_verify_against_the_deploys_ca_from_the_controller(address):
+    context = ssl.create_default_context(cafile=str(SECRETS / "pki" / "ca.crt"))
+    for service, port in APIS.items():
+        try:  # the version documents: 200, or 300 Multiple Choices (urllib raises on 3xx without a Location)
+            with urllib.request.urlopen(f"https://{address}:{port}/", context=context, timeout=30) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        assert status in (200, 300), service
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"https://{address}:5000/", context=ssl.create_default_context(), timeout=30)
+
+
+def test_services_restart_cleanly(host):
+    host.check_output("systemctl restart " + " ".join(APIS))
+    for service in APIS:
+        assert host.service(service).is_running, service
+    wait_for(host, f"{OS} token issue -f value -c id", timeout=120)
+    wait_for(host, f"{OS} image list -f value", timeout=120)
+    sdk(host, "print(json.dumps(conn.placement.get('/').status_code))")
+
+
+# -- infrastructure ----------------------------------------------------------------------------------
+def test_infrastructure_listens_on_the_internal_address_only(host, address):
+    listening = host.check_output("ss -Hltn").split("\n")
+    local = {line.split()[3] for line in listening if line.strip()}
+    for port in (3306, 5672, 11211, 5000, 9292, 8778):
+        bound = {addr for addr in local if addr.rsplit(":", 1)[1] == str(port)}
+        assert bound == {f"{address}:{port}"}, (port, bound)
+
+
+def test_rabbitmq_answers_without_guest(host):
+    host.check_output("rabbitmq-diagnostics -q ping")
+    users = host.check_output("rabbitmqctl -q list_users --formatter json")
+    assert "guest" not in [u["user"] for u in json.loads(users)]
+    assert "openstack" in host.check_output("rabbitmqctl -q list_vhosts name").split()
+
+
+def test_mariadb_root_by_socket_only_and_each_service_to_its_own_database(host, address):
+    password = (SECRETS / "passwords" / "keystone-db").read_text().strip()
+    sql = f"mariadb --host {address} --user keystone --password={password}"
+    assert host.check_output(f"{sql} --batch -N -e 'SELECT 1' keystone") == "1"
+    assert host.run(f"{sql} -e 'SELECT 1' glance").rc != 0  # no access to another service's database
+    assert host.run(f"mariadb --host {address} --user root -e 'SELECT 1'").rc != 0  # root: unix socket only
+    assert host.check_output("mariadb -N -e 'SELECT CURRENT_USER()'") == "root@localhost"
+
+
+def test_secrets_are_generated_and_private(host):
+    passwords = sorted(p.name for p in (SECRETS / "passwords").iterdir())
+    assert passwords == ["admin", "glance", "glance-db", "keystone-db", "placement", "placement-db"]
+    for path in [*(SECRETS / "passwords").iterdir(), SECRETS / "clouds.yaml", SECRETS / "pki" / "ca.key"]:
+        assert path.stat().st_mode & 0o077 == 0, path
+    for path in (SECRETS / "passwords").iterdir():
+        assert len(path.read_text().strip()) == 32, path
+    assert host.file("/etc/openstack/clouds.yaml").mode == 0o600
+    assert host.file("/etc/ciab/tls/api.key").mode == 0o640
+    digests = {hashlib.sha256((SECRETS / "passwords" / p).read_bytes()).hexdigest() for p in passwords}
+    assert len(digests) == len(passwords)
