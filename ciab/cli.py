@@ -14,8 +14,10 @@ import yaml
 
 from ciab import __version__, runner
 
-# Layers in deploy order; each is a tag in playbooks/site.yml and playbooks/verify.yml.
-LAYERS = ("base",)
+# Layers in deploy order; each is a tag in playbooks/site.yml and playbooks/verify.yml. Without --limit, the
+# inventory's ciab_layers chooses (default DEFAULT_LAYERS; k3s joins once its artifacts' sha256 are pinned).
+LAYERS = ("base", "ceph", "openstack", "k3s")
+DEFAULT_LAYERS = ("base", "ceph", "openstack")
 SANDBOX = "sandbox"
 
 
@@ -96,14 +98,19 @@ def _run_steps(progress: Progress, steps: Sequence[tuple[str, Callable[[], runne
     return runner.EXIT_OK
 
 
-def _summary(progress: Progress, inventory: str) -> None:
+def _summary(progress: Progress, inventory: str, limit: list[str] | None) -> None:
     plans = sorted((runner.ROOT / ".cache" / "plan").glob("*.yml"))
+    layers = ", ".join(limit) if limit else f"ciab_layers of the inventory (default {', '.join(DEFAULT_LAYERS)})"
+    again = "".join(f" --limit {layer}" for layer in limit or [])
     lines = ["", "Summary:"]
     lines += [f"  plan:        {p}" for p in plans]
-    lines += [f"  inventory:   {runner.inventory_path(inventory)}", f"  layers:      {', '.join(LAYERS)}"]
-    lines.append(f"  rerun:       ciab -i {inventory} deploy   (idempotent: a re-run changes nothing)")
+    lines += [f"  inventory:   {runner.inventory_path(inventory)}", f"  layers:      {layers}"]
+    clouds = runner.ROOT / ".cache" / "secrets" / "openstack" / "clouds.yaml"
+    if clouds.is_file():
+        lines.append(f"  openstack:   OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud ciab-admin token issue")
+    lines.append(f"  rerun:       ciab -i {inventory} deploy{again}   (idempotent: a re-run changes nothing)")
     if progress.as_json:
-        progress.emit("summary", plans=[str(p) for p in plans], layers=list(LAYERS), inventory=inventory)
+        progress.emit("summary", plans=[str(p) for p in plans], layers=limit or None, inventory=inventory)
     else:
         progress.out.write("\n".join(lines) + "\n")
 
@@ -120,17 +127,48 @@ def cmd_plan(args: argparse.Namespace, progress: Progress) -> int:
     return _run_steps(progress, [("plan", _play(args, progress, "plan"))])
 
 
+def _layers(limit: list[str] | None) -> dict[str, Any]:
+    """Runner arguments for the chosen layers: tags and ciab_layers, or neither (the inventory's ciab_layers)."""
+    return {"tags": limit, "extravars": {"ciab_layers": limit}} if limit else {}
+
+
+def _state_file(inventory: str) -> Path:
+    return runner.ROOT / ".cache" / "state" / f"{runner.inventory_path(inventory).name}.yml"
+
+
+def _deployed_layers(inventory: str) -> list[str] | None:
+    """The layers deployed to this inventory so far; None means the inventory's ciab_layers (or unknown)."""
+    path = _state_file(inventory)
+    return (yaml.safe_load(path.read_text()) or {}).get("layers") if path.is_file() else None
+
+
+def _remember_layers(inventory: str, limit: list[str] | None) -> None:
+    """After a successful deploy: --limit adds its layers to those deployed before; a full deploy records None."""
+    layers = None
+    if limit:
+        before = _deployed_layers(inventory) if _state_file(inventory).is_file() else []
+        layers = None if before is None else [layer for layer in LAYERS if layer in {*before, *limit}]
+    path = _state_file(inventory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({"layers": layers}))
+
+
 def cmd_deploy(args: argparse.Namespace, progress: Progress) -> int:
-    layers = args.limit or list(LAYERS)
-    return _run_steps(progress, [("deploy", _play(args, progress, "site", tags=layers))])
+    code = _run_steps(progress, [("deploy", _play(args, progress, "site", **_layers(args.limit)))])
+    if code == runner.EXIT_OK:
+        _remember_layers(args.inventory, args.limit)
+    return code
 
 
 def cmd_verify(args: argparse.Namespace, progress: Progress) -> int:
-    return _run_steps(progress, [("verify", _play(args, progress, "verify", tags=args.limit or list(LAYERS)))])
+    return _run_steps(progress, [("verify", _play(args, progress, "verify", **_layers(args.limit)))])
 
 
 def cmd_status(args: argparse.Namespace, progress: Progress) -> int:
-    return _run_steps(progress, [("status", _play(args, progress, "verify", tags=list(LAYERS)))])
+    """Verify the layers deployed to this inventory (as `ciab deploy` recorded them), or the inventory's layers."""
+    return _run_steps(
+        progress, [("status", _play(args, progress, "verify", **_layers(_deployed_layers(args.inventory))))]
+    )
 
 
 def cmd_destroy(args: argparse.Namespace, progress: Progress) -> int:
@@ -172,12 +210,13 @@ def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
         ("sandbox", up),
         ("discover", _play(args, progress, "plan", tags=["discover"])),
         ("plan", _play(args, progress, "plan")),
-        ("deploy", _play(args, progress, "site", tags=list(LAYERS))),
-        ("verify", _play(args, progress, "verify", tags=list(LAYERS))),
+        ("deploy", _play(args, progress, "site", **_layers(getattr(args, "limit", None)))),
+        ("verify", _play(args, progress, "verify", **_layers(getattr(args, "limit", None)))),
     ]
     code = _run_steps(progress, steps)
     if code == runner.EXIT_OK:
-        _summary(progress, SANDBOX)
+        _remember_layers(SANDBOX, getattr(args, "limit", None))
+        _summary(progress, SANDBOX, getattr(args, "limit", None))
     return code
 
 
@@ -209,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_destroy)
     p = sub.add_parser("sandbox", help="the whole cloud in a local systemd container")
     p.add_argument("action", choices=("up", "down"))
+    p.add_argument("--limit", action="append", choices=LAYERS, metavar="LAYER", help=f"one of {', '.join(LAYERS)}")
     p.set_defaults(func=cmd_sandbox)
     return parser
 

@@ -116,8 +116,8 @@ def test_progress_prints_phase_task_and_failure():
 def test_json_output_is_one_event_per_line(local_inventory, monkeypatch):
     out = io.StringIO()
     real_run = runner.run
-    # verify selects layers by tag; the test playbook has none, so run it whole.
-    monkeypatch.setattr(runner, "run", lambda playbook, tags, **kw: real_run(str(PLAYBOOKS / "two_plays.yml"), **kw))
+    # verify without --limit runs every play of verify.yml; stand in the small test playbook for it.
+    monkeypatch.setattr(runner, "run", lambda playbook, **kw: real_run(str(PLAYBOOKS / "two_plays.yml"), **kw))
     assert cli.main(["-i", str(local_inventory), "--json", "verify"], out=out) == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert lines[0] == {"event": "step", "step": "verify", "elapsed": lines[0]["elapsed"]}
@@ -125,3 +125,33 @@ def test_json_output_is_one_event_per_line(local_inventory, monkeypatch):
     assert lines[-1]["event"] == "result"
     assert lines[-1]["ok"] is True
     assert lines[-1]["changed"] == 1
+
+
+def test_layers_select_tags_and_ciab_layers():
+    assert cli._layers(None) == {}
+    assert cli._layers(["ceph"]) == {"tags": ["ceph"], "extravars": {"ciab_layers": ["ceph"]}}
+
+
+def test_status_verifies_the_layers_deploy_recorded(local_inventory, monkeypatch, tmp_path):
+    monkeypatch.setattr(runner, "ROOT", tmp_path)
+    inventory = str(local_inventory)
+    assert cli._deployed_layers(inventory) is None  # nothing recorded: the inventory's ciab_layers
+    cli._remember_layers(inventory, ["ceph"])
+    cli._remember_layers(inventory, ["base"])
+    assert cli._deployed_layers(inventory) == ["base", "ceph"]  # in deploy order, accumulated
+    calls = []
+
+    class Seen(Exception):
+        pass
+
+    def record(playbook, **kw):
+        calls.append((playbook, kw))
+        raise Seen
+
+    monkeypatch.setattr(runner, "run", record)
+    with pytest.raises(Seen):
+        cli.main(["-i", inventory, "status"], out=io.StringIO())
+    assert calls[0][0] == "verify"
+    assert calls[0][1]["tags"] == ["base", "ceph"]
+    cli._remember_layers(inventory, None)  # a full deploy: the inventory's layers again
+    assert cli._deployed_layers(inventory) is None
