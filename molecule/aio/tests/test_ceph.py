@@ -111,6 +111,15 @@ def test_pools_replicated_for_one_host(host):
         assert (pool["size"], pool["min_size"], pool["crush_rule"]) == (2, 1, rule["rule_id"]), name
 
 
+def test_client_config_on_the_controller_names_this_cluster(host, cluster):
+    # What ciab.box.k3s (and any other client layer) reads: fsid and the monitors' v2 addresses.
+    config = yaml.safe_load((SECRETS / "client-config.yml").read_text())
+    assert config["fsid"] == cluster["fsid"]
+    monmap = json.loads(host.check_output("ceph mon dump --format json"))
+    assert config["mons"] == [a["addr"] for m in monmap["mons"] for a in m["public_addrs"]["addrvec"]]
+    assert (SECRETS / "client-config.yml").stat().st_mode & 0o077 == 0
+
+
 def test_osd_memory_target_from_the_plan(host):
     assert host.check_output("ceph config get osd.0 osd_memory_target") == str(1024 * 1024 * 1024)
 

@@ -76,14 +76,15 @@ def test_ceph_csi_config_secret_and_default_storage_class(host):
     docs = {doc["kind"]: doc for doc in _yaml_docs(host, path)}
     config = json.loads(docs["ConfigMap"]["data"]["config.json"])
     assert config == [
-        {"clusterID": "2f1e4a5c-8d0b-4c51-9a4e-5f0c3b7d9e21", "monitors": ["192.0.2.10:6789", "192.0.2.10:3300"]}
+        {"clusterID": "2f1e4a5c-8d0b-4c51-9a4e-5f0c3b7d9e21", "monitors": ["192.0.2.10:3300", "192.0.2.11:3300"]}
     ]
-    assert docs["Secret"]["stringData"] == {"userID": "k8s", "userKey": "AQBmolecule-test-key-not-a-real-cephx-key=="}
+    assert docs["Secret"]["stringData"] == {"userID": "k8s", "userKey": "AQBtb2xlY3VsZS10ZXN0LWtleS1ub3QtcmVhbA=="}
     sc = docs["StorageClass"]
     assert sc["metadata"]["name"] == "ceph-rbd"
     assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert sc["provisioner"] == "rbd.csi.ceph.com"
     assert sc["parameters"]["pool"] == "kubernetes"
+    assert sc["parameters"]["mapOptions"] == "ms_mode=prefer-crc"  # the cluster speaks msgr v2 only
     assert sc["parameters"]["clusterID"] == "2f1e4a5c-8d0b-4c51-9a4e-5f0c3b7d9e21"
 
 
