@@ -1,6 +1,12 @@
 """Show the units' journal under every failed check, so a red run says why."""
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# The tests share helpers with the other scenarios (s3client).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 
 UNITS = [
     "ceph*",

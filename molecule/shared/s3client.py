@@ -1,8 +1,11 @@
-"""A minimal S3 client for the verify steps: AWS Signature V4, path-style, standard library only."""
+"""A minimal S3 client for the Ceph scenarios' verify steps: AWS Signature V4, path-style, standard library only.
+
+Shared by molecule/aio and molecule/ceph-three (their tests put molecule/shared on sys.path)."""
 
 import datetime
 import hashlib
 import hmac
+import os
 import urllib.parse
 import urllib.request
 
@@ -29,3 +32,17 @@ def s3_request(creds, method, path, body=b""):
     request = urllib.request.Request(creds["endpoint"] + uri, data=body or None, method=method, headers=headers)
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.status, response.read()
+
+
+def s3_roundtrip(creds, bucket, size):
+    """Make ``bucket``, put ``size`` random bytes, get them back; returns (put data sha256, got sha256). Cleans up."""
+    data = os.urandom(size)
+    assert s3_request(creds, "PUT", f"/{bucket}")[0] == 200
+    try:
+        assert s3_request(creds, "PUT", f"/{bucket}/blob", data)[0] == 200
+        status, body = s3_request(creds, "GET", f"/{bucket}/blob")
+        assert status == 200
+        return hashlib.sha256(data).hexdigest(), hashlib.sha256(body).hexdigest()
+    finally:
+        s3_request(creds, "DELETE", f"/{bucket}/blob")
+        s3_request(creds, "DELETE", f"/{bucket}")
