@@ -203,6 +203,8 @@ def _inventory_hosts(inventory: Path) -> set[str]:
 
 def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
     up = _play(args, progress, "sandbox", extravars={"ciab_sandbox_state": state})
+    # What was deployed to the sandbox is recorded afresh by each `sandbox up` and forgotten by `sandbox down`.
+    _state_file(SANDBOX).unlink(missing_ok=True)
     if state == "down":
         return _run_steps(progress, [("sandbox down", up)])
     args.inventory = SANDBOX

@@ -26,11 +26,19 @@ def results(events):
     return [e for e in events if e["event"] == "result"]
 
 
+def purge():
+    """No sandbox and no disk files: the disks of an earlier sandbox hold its OSDs, which the plan would adopt."""
+    result = runner.run("sandbox", extravars={"ciab_sandbox_state": "down", "ciab_sandbox_keep_disks": False})
+    assert result.ok, result.failures
+
+
 @pytest.fixture(scope="module")
 def sandbox():
+    purge()
     code, events = ciab("sandbox", "up", "--limit", "base")
     yield code, events
     ciab("sandbox", "down")
+    purge()
 
 
 def test_sandbox_up_runs_every_phase(sandbox):
