@@ -100,7 +100,9 @@ def test_manager_loads_its_modules_without_crash_reports(host):
     host.run_expect([0], f"systemctl restart ceph-mgr@{name}")
     wait_for(host, "ceph mgr stat --format json", lambda out: json.loads(out)["available"])
     assert "always on" in host.check_output("ceph mgr module ls")
-    wait_for(host, "ceph osd pool autoscale-status --format json", lambda out: len(json.loads(out)) > 0)  # pg_autoscaler
+    wait_for(
+        host, "ceph osd pool autoscale-status --format json", lambda out: len(json.loads(out)) > 0
+    )  # pg_autoscaler
     health = json.loads(host.check_output("ceph health detail --format json"))
     assert not {"MGR_MODULE_ERROR", "MGR_MODULE_DEPENDENCY"} & set(health["checks"]), health
     no_crash_reports(host)
@@ -137,6 +139,7 @@ def test_client_config_on_the_controller_names_this_cluster(host, cluster):
     assert config["fsid"] == cluster["fsid"]
     monmap = json.loads(host.check_output("ceph mon dump --format json"))
     assert config["mons"] == [a["addr"] for m in monmap["mons"] for a in m["public_addrs"]["addrvec"]]
+    assert (config["pool_size"], config["failure_domain"]) == (2, "osd")  # one host, two OSDs
     assert (SECRETS / "client-config.yml").stat().st_mode & 0o077 == 0
 
 

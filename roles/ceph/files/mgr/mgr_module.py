@@ -7,6 +7,7 @@
 # sits at HEALTH_WARN (RECENT_MGR_MODULE_CRASH) for two weeks. An empty list is what a missing NOTIFY_TYPES means
 # to the manager (the module gets no notifications), so this changes nothing but the stray exception.
 """Load /usr/share/ceph/mgr/mgr_module.py as mgr_module and give MgrModule an empty NOTIFY_TYPES."""
+
 import importlib.util
 import sys
 
