@@ -15,6 +15,7 @@ USERS = {
     "keystone": "keystone",
     "glance": "glance",
     "placement": "placement",
+    "cinder": "cinder",
     "mysql": "mariadb",
     "rabbitmq": "rabbitmq",
     "memcache": "memcached",

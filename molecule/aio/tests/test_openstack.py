@@ -22,7 +22,13 @@ import yaml
 SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "openstack"
 CLIENT = "/opt/ciab/openstack/2026.2/client/bin"
 OS = "openstack --os-cloud ciab-admin"
-APIS = {"keystone": 5000, "glance": 9292, "placement": 8778}
+# API unit: (port, user)
+APIS = {
+    "keystone": (5000, "keystone"),
+    "glance": (9292, "glance"),
+    "placement": (8778, "placement"),
+    "cinder-api": (8776, "cinder"),
+}
 
 
 def wait_for(host, command, timeout=180):
@@ -71,7 +77,7 @@ def test_catalog_lists_the_three_services_over_tls(host, address):
 
 
 def test_service_users_hold_the_service_role(host):
-    for user in ("glance", "placement"):
+    for user in ("glance", "placement", "cinder"):
         out = host.check_output(f"{OS} role assignment list --user {user} --project service --names -f json")
         assert [a["Role"] for a in json.loads(out)] == ["service"], user
 
@@ -117,12 +123,12 @@ def test_api_runs_under_uwsgi_as_its_own_user(host, service):
     assert unit.is_running and unit.is_enabled
     pid = host.check_output(f"systemctl show -p MainPID --value {service}")
     assert host.file(f"/proc/{pid}/cmdline").content_string.split("\0")[:2] == ["/usr/bin/uwsgi", "--ini"]
-    assert host.check_output(f"ps -o user= -p {pid}") == service
+    assert host.check_output(f"ps -o user= -p {pid}") == APIS[service][1]
 
 
 def test_apis_verify_against_the_deploys_ca_from_the_controller(address):
     context = ssl.create_default_context(cafile=str(SECRETS / "pki" / "ca.crt"))
-    for service, port in APIS.items():
+    for service, (port, _user) in APIS.items():
         try:  # the version documents: 200, or 300 Multiple Choices (urllib raises on 3xx without a Location)
             with urllib.request.urlopen(f"https://{address}:{port}/", context=context, timeout=30) as answer:
                 status = answer.status
@@ -146,7 +152,7 @@ def test_services_restart_cleanly(host):
 def test_infrastructure_listens_on_the_internal_address_only(host, address):
     listening = host.check_output("ss -Hltn").split("\n")
     local = {line.split()[3] for line in listening if line.strip()}
-    for port in (3306, 5672, 11211, 5000, 9292, 8778):
+    for port in (3306, 5672, 11211, *(port for port, _user in APIS.values())):
         bound = {addr for addr in local if addr.rsplit(":", 1)[1] == str(port)}
         assert bound == {f"{address}:{port}"}, (port, bound)
 
@@ -169,7 +175,10 @@ def test_mariadb_root_by_socket_only_and_each_service_to_its_own_database(host, 
 
 def test_secrets_are_generated_and_private(host):
     passwords = sorted(p.name for p in (SECRETS / "passwords").iterdir())
-    assert passwords == ["admin", "glance", "glance-db", "keystone-db", "placement", "placement-db"]
+    assert passwords == [
+        *("admin", "cinder", "cinder-db", "cinder-rabbitmq"),
+        *("glance", "glance-db", "keystone-db", "placement", "placement-db"),
+    ]
     for path in [*(SECRETS / "passwords").iterdir(), SECRETS / "clouds.yaml", SECRETS / "pki" / "ca.key"]:
         assert path.stat().st_mode & 0o077 == 0, path
     for path in (SECRETS / "passwords").iterdir():

@@ -16,6 +16,10 @@ def test_verify_playbook_passes_for_base_ceph_and_openstack():
         check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    for task in ("Ceph | the cluster is HEALTH_OK", "OpenStack | every API of the catalog answers its version"):
+    for task in (
+        "Ceph | the cluster is HEALTH_OK",
+        "OpenStack | every API of the catalog answers its version",
+        "OpenStack | Cinder's scheduler, volume and backup services are up",
+    ):
         assert task in result.stdout, task
     assert "skipping" not in result.stdout.split("PLAY [Verify the OpenStack layer]")[1]

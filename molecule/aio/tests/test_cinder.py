@@ -1,0 +1,137 @@
+"""Verify Cinder on the all-in-one node: volumes and backups on Ceph, volume types, services that come back.
+
+Runs after test_ceph.py (which restarts the container), so the checks first wait for the volume services.
+"""
+
+import json
+import time
+import uuid
+
+import pytest
+
+OS = "openstack --os-cloud ciab-admin"
+UNITS = ("cinder-api", "cinder-scheduler", "cinder-volume", "cinder-backup")
+
+
+def wait_for(host, command, predicate=lambda out: True, timeout=300):
+    """Run ``command`` on the node until it succeeds and ``predicate(stdout)`` holds; returns its stdout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = host.run(command)
+        if result.rc == 0 and predicate(result.stdout):
+            return result.stdout
+        assert time.monotonic() < deadline, f"{command}: rc={result.rc} {result.stdout} {result.stderr}"
+        time.sleep(3)
+
+
+def services_up(out):
+    services = json.loads(out)
+    return {s["Binary"] for s in services if s["State"] == "up"} == {
+        "cinder-scheduler",
+        "cinder-volume",
+        "cinder-backup",
+    }
+
+
+def status(host, kind, ident, wanted, timeout=300):
+    """Wait until the volume/backup ``ident`` has status ``wanted`` (failing early on an error status)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = json.loads(host.check_output(f"{OS} {kind} show -f json {ident}"))
+        assert shown["status"] != "error", shown
+        if shown["status"] == wanted:
+            return shown
+        assert time.monotonic() < deadline, shown
+        time.sleep(3)
+
+
+def rbd_ls(host, pool, client):
+    return host.check_output(f"rbd --id {client} --pool {pool} ls").split()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def volume_services_up(host):
+    wait_for(host, f"{OS} volume service list -f json", services_up)
+
+
+def test_catalog_has_block_storage_v3_over_tls(host):
+    catalog = {entry["Type"]: entry for entry in json.loads(host.check_output(f"{OS} catalog list -f json"))}
+    urls = {e["interface"]: e["url"] for e in catalog["block-storage"]["Endpoints"]}
+    assert {"public", "internal"} <= set(urls)
+    assert all(url.startswith("https://") and url.endswith(":8776/v3") for url in urls.values()), urls
+
+
+def test_default_type_is_ceph_and_says_replicated_per_scs(host):
+    default = json.loads(host.check_output(f"{OS} volume type list --default -f json"))
+    assert [t["Name"] for t in default] == ["ceph"]
+    shown = json.loads(host.check_output(f"{OS} volume type show -f json ceph"))
+    # aio: two OSDs on one host, pools keep 2 copies on distinct disks
+    assert shown["description"].startswith("[scs:replicated] Ceph RBD pool volumes, 2 copies on distinct disks")
+    assert shown["is_public"]
+
+
+def test_volume_on_rbd_backed_up_to_ceph_and_restored(host):
+    name = f"ciab-test-{uuid.uuid4().hex[:8]}"
+    volume_id = backup_id = restored_id = None
+    try:
+        volume_id = json.loads(host.check_output(f"{OS} volume create --size 1 -f json {name}"))["id"]
+        shown = status(host, "volume", volume_id, "available")
+        assert shown["type"] == "ceph"
+        assert f"volume-{volume_id}" in rbd_ls(host, "volumes", "cinder")
+        backup_id = json.loads(host.check_output(f"{OS} volume backup create -f json --name {name} {volume_id}"))["id"]
+        status(host, "volume backup", backup_id, "available")
+        assert any(volume_id in image for image in rbd_ls(host, "backups", "cinder-backup"))
+        restored = json.loads(
+            host.check_output(
+                f"{OS} --os-volume-api-version 3.47 volume create --size 1 --backup {backup_id} -f json {name}-r"
+            )
+        )
+        restored_id = restored["id"]
+        status(host, "volume", restored_id, "available")
+    finally:
+        for kind, ident in (("volume backup", backup_id), ("volume", restored_id), ("volume", volume_id)):
+            if ident:
+                host.run(f"{OS} {kind} delete {ident}")
+                wait_for(host, f"{OS} {kind} list -f value -c ID", lambda out, i=ident: i not in out, timeout=180)
+    assert f"volume-{volume_id}" not in rbd_ls(host, "volumes", "cinder")
+
+
+def test_volume_from_an_image_is_a_copy_on_write_clone(host):
+    name = f"ciab-test-{uuid.uuid4().hex[:8]}"
+    image_id = volume_id = None
+    try:
+        host.check_output(f"head -c 1048576 /dev/urandom > /tmp/{name}.raw")
+        image_id = json.loads(
+            host.check_output(
+                f"{OS} image create --disk-format raw --container-format bare --file /tmp/{name}.raw -f json {name}"
+            )
+        )["id"]
+        volume_id = json.loads(host.check_output(f"{OS} volume create --size 1 --image {image_id} -f json {name}"))[
+            "id"
+        ]
+        status(host, "volume", volume_id, "available")
+        info = json.loads(host.check_output(f"rbd --id cinder info --format json volumes/volume-{volume_id}"))
+        assert info["parent"]["pool"] == "images" and info["parent"]["image"] == image_id, info
+    finally:
+        if volume_id:
+            host.run(f"{OS} volume delete {volume_id}")
+            wait_for(host, f"{OS} volume list -f value -c ID", lambda out: volume_id not in out, timeout=180)
+        if image_id:
+            host.run(f"{OS} image delete {image_id}")
+        host.run(f"rm -f /tmp/{name}.raw")
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_units_run_as_cinder_and_are_enabled(host, unit):
+    service = host.service(unit)
+    assert service.is_running and service.is_enabled
+    pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
+    assert host.check_output(f"ps -o user= -p {pid}") == "cinder"
+
+
+def test_services_restart_cleanly(host):
+    host.check_output("systemctl restart " + " ".join(UNITS))
+    wait_for(host, f"{OS} volume service list -f json", services_up)
+    volume_id = json.loads(wait_for(host, f"{OS} volume create --size 1 -f json ciab-test-restart"))["id"]
+    status(host, "volume", volume_id, "available")
+    host.check_output(f"{OS} volume delete {volume_id}")
