@@ -1,0 +1,91 @@
+"""Verify Nova on the all-in-one node: cells, the compute node on libvirt/QEMU, what the probes decided.
+
+The boot of a server with an attached volume is the smoke test of playbooks/verify.yml (test_verify_playbook.py).
+"""
+
+import json
+import shlex
+import time
+
+import pytest
+
+OS = "openstack --os-cloud ciab-admin"
+UNITS = ("nova-api", "nova-conductor", "nova-scheduler", "nova-novncproxy", "nova-compute")
+NOVA = "/opt/ciab/openstack/2026.2/nova/bin"
+CLIENT = "/opt/ciab/openstack/2026.2/client/bin"
+
+
+def compute_services(host):
+    return {s["Binary"]: s for s in json.loads(host.check_output(f"{OS} compute service list -f json"))}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compute_up(host):
+    """nova-compute reports up (it may be coming back from the container restart of test_ceph.py)."""
+    deadline = time.monotonic() + 300
+    while True:
+        result = host.run(f"{OS} compute service list -f json")
+        if result.rc == 0 and all(
+            s["State"] == "up" for s in json.loads(result.stdout) if s["Binary"] in ("nova-compute", "nova-conductor")
+        ):
+            return
+        assert time.monotonic() < deadline, result.stdout + result.stderr
+        time.sleep(5)
+
+
+def test_services_up(host):
+    services = compute_services(host)
+    assert {"nova-conductor", "nova-scheduler", "nova-compute"} <= set(services)
+    assert all(s["State"] == "up" and s["Status"] == "enabled" for s in services.values()), services
+
+
+def test_cells_and_host_mapping(host):
+    cells = host.check_output(f"sudo -u nova {NOVA}/nova-manage cell_v2 list_cells")
+    assert "cell0" in cells and "cell1" in cells
+    assert "ciab-aio" in host.check_output(f"sudo -u nova {NOVA}/nova-manage cell_v2 list_hosts")
+
+
+def test_hypervisor_is_qemu_tcg_here(host):
+    """No /dev/kvm in the test container: the probe chose QEMU (TCG), and libvirt reports it."""
+    hypervisors = json.loads(host.check_output(f"{OS} hypervisor list --long -f json"))
+    assert [h["Hypervisor Type"] for h in hypervisors] == ["QEMU"]
+    assert host.run("grep -Eq '^virt_type = qemu$' /etc/nova/nova.conf").rc == 0
+    assert not host.file("/dev/kvm").exists
+
+
+def test_libvirt_namespaces_off_because_the_node_is_a_container(host):
+    assert host.check_output("systemd-detect-virt --container") == "docker"
+    assert host.file("/etc/libvirt/qemu.conf").contains("^namespaces = \\[\\]$")
+
+
+def test_memory_reserved_from_the_plan(host):
+    conf = host.file("/etc/nova/nova.conf").content_string
+    reserved = [line.split("=")[1].strip() for line in conf.splitlines() if line.startswith("reserved_host_memory_mb")]
+    script = (
+        "import json, openstack\n"
+        "conn = openstack.connect(cloud='ciab-admin')\n"
+        "provider = next(iter(conn.placement.resource_providers()))\n"
+        "print(json.dumps(conn.placement.get(f'/resource_providers/{provider.id}/inventories/MEMORY_MB').json()))"
+    )
+    inventory = json.loads(host.check_output(f"{CLIENT}/python -c {shlex.quote(script)}"))
+    assert str(inventory["reserved"]) == reserved[0]
+
+
+def test_libvirt_secrets_hold_the_ceph_keys(host):
+    secrets = host.check_output("virsh secret-list")
+    for client in ("client.nova", "client.cinder"):
+        assert f"ceph {client} secret" in secrets, client
+
+
+def test_privsep_is_the_only_thing_nova_may_sudo(host):
+    rules = host.check_output("sudo -l -U nova")
+    allowed = [line.strip() for line in rules.splitlines() if "NOPASSWD" in line]
+    assert len(allowed) == 1 and "/nova/bin/privsep-helper --config-file /etc/nova/nova.conf" in allowed[0]
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_units_run_as_nova_and_are_enabled(host, unit):
+    service = host.service(unit)
+    assert service.is_running and service.is_enabled
+    pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
+    assert host.check_output(f"ps -o user= -p {pid}") == "nova"
