@@ -29,6 +29,7 @@ APIS = {
     "placement": (8778, "placement"),
     "cinder-api": (8776, "cinder"),
     "nova-api": (8774, "nova"),
+    "neutron-api": (9696, "neutron"),
 }
 
 
@@ -78,7 +79,7 @@ def test_catalog_lists_the_three_services_over_tls(host, address):
 
 
 def test_service_users_hold_the_service_role(host):
-    for user in ("glance", "placement", "cinder", "nova"):
+    for user in ("glance", "placement", "cinder", "nova", "neutron"):
         out = host.check_output(f"{OS} role assignment list --user {user} --project service --names -f json")
         assert [a["Role"] for a in json.loads(out)] == ["service"], user
 
@@ -153,7 +154,7 @@ def test_services_restart_cleanly(host):
 def test_infrastructure_listens_on_the_internal_address_only(host, address):
     listening = host.check_output("ss -Hltn").split("\n")
     local = {line.split()[3] for line in listening if line.strip()}
-    for port in (3306, 5672, 11211, 6080, *(port for port, _user in APIS.values())):
+    for port in (3306, 5672, 11211, 6080, 6641, 6642, *(port for port, _user in APIS.values())):
         bound = {addr for addr in local if addr.rsplit(":", 1)[1] == str(port)}
         assert bound == {f"{address}:{port}"}, (port, bound)
 
@@ -178,7 +179,8 @@ def test_secrets_are_generated_and_private(host):
     passwords = sorted(p.name for p in (SECRETS / "passwords").iterdir())
     assert passwords == [
         *("admin", "cinder", "cinder-db", "cinder-rabbitmq"),
-        *("glance", "glance-db", "keystone-db", "nova", "nova-db", "nova-rabbitmq", "placement", "placement-db"),
+        *("glance", "glance-db", "keystone-db", "neutron", "neutron-db", "neutron-rabbitmq"),
+        *("nova", "nova-db", "nova-rabbitmq", "placement", "placement-db"),
     ]
     for path in [*(SECRETS / "passwords").iterdir(), SECRETS / "clouds.yaml", SECRETS / "pki" / "ca.key"]:
         assert path.stat().st_mode & 0o077 == 0, path
