@@ -8,20 +8,10 @@ import time
 import uuid
 
 import pytest
+from waiting import wait_for
 
 OS = "openstack --os-cloud ciab-admin"
 UNITS = ("cinder-api", "cinder-scheduler", "cinder-volume", "cinder-backup")
-
-
-def wait_for(host, command, predicate=lambda out: True, timeout=300):
-    """Run ``command`` on the node until it succeeds and ``predicate(stdout)`` holds; returns its stdout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = host.run(command)
-        if result.rc == 0 and predicate(result.stdout):
-            return result.stdout
-        assert time.monotonic() < deadline, f"{command}: rc={result.rc} {result.stdout} {result.stderr}"
-        time.sleep(3)
 
 
 def services_up(out):
@@ -51,7 +41,7 @@ def rbd_ls(host, pool, client):
 
 @pytest.fixture(scope="module", autouse=True)
 def volume_services_up(host):
-    wait_for(host, f"{OS} volume service list -f json", services_up)
+    wait_for(host, f"{OS} volume service list -f json", services_up, timeout=300)
 
 
 def test_catalog_has_block_storage_v3_over_tls(host):
@@ -128,7 +118,7 @@ def test_units_run_as_cinder_and_are_enabled(host, unit):
 
 def test_services_restart_cleanly(host):
     host.check_output("systemctl restart " + " ".join(UNITS))
-    wait_for(host, f"{OS} volume service list -f json", services_up)
-    volume_id = json.loads(wait_for(host, f"{OS} volume create --size 1 -f json ciab-test-restart"))["id"]
+    wait_for(host, f"{OS} volume service list -f json", services_up, timeout=300)
+    volume_id = json.loads(wait_for(host, f"{OS} volume create --size 1 -f json ciab-test-restart", timeout=300))["id"]
     status(host, "volume", volume_id, "available")
     host.check_output(f"{OS} volume delete {volume_id}")
