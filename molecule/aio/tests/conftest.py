@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-# The tests share helpers with the other scenarios (s3client).
+# The tests share helpers with the other scenarios (s3client, waiting).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 
 UNITS = [
@@ -14,6 +14,7 @@ UNITS = [
     "keystone",
     "glance",
     "placement",
+    "cinder-*",
     "nginx",
     "mariadb",
     "rabbitmq-server",

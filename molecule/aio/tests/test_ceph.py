@@ -19,23 +19,13 @@ from pathlib import Path
 import pytest
 import yaml
 from s3client import s3_request, s3_roundtrip
+from waiting import wait_for
 
 SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "ceph"
 EXT4 = os.environ["CIAB_CEPH_LOOP_EXT4"]
 EXT4_SHA256 = os.environ["CIAB_CEPH_LOOP_EXT4_SHA256"]
 OSD_LOOPS = [os.environ["CIAB_CEPH_LOOP_0"], os.environ["CIAB_CEPH_LOOP_1"]]
 CONTAINER = "ciab-aio"
-
-
-def wait_for(host, command, predicate, timeout=180):
-    """Run ``command`` until ``predicate(stdout)`` holds; returns the last stdout (asserting on timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = host.run(command)
-        if result.rc == 0 and predicate(result.stdout):
-            return result.stdout
-        assert time.monotonic() < deadline, f"{command}: rc={result.rc} {result.stdout} {result.stderr}"
-        time.sleep(3)
 
 
 def healthy(host, timeout=180):

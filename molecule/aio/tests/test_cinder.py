@@ -8,20 +8,10 @@ import time
 import uuid
 
 import pytest
+from waiting import wait_for
 
 OS = "openstack --os-cloud ciab-admin"
 UNITS = ("cinder-api", "cinder-scheduler", "cinder-volume", "cinder-backup")
-
-
-def wait_for(host, command, predicate=lambda out: True, timeout=300):
-    """Run ``command`` on the node until it succeeds and ``predicate(stdout)`` holds; returns its stdout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = host.run(command)
-        if result.rc == 0 and predicate(result.stdout):
-            return result.stdout
-        assert time.monotonic() < deadline, f"{command}: rc={result.rc} {result.stdout} {result.stderr}"
-        time.sleep(3)
 
 
 def services_up(out):
@@ -51,7 +41,7 @@ def rbd_ls(host, pool, client):
 
 @pytest.fixture(scope="module", autouse=True)
 def volume_services_up(host):
-    wait_for(host, f"{OS} volume service list -f json", services_up)
+    wait_for(host, f"{OS} volume service list -f json", services_up, timeout=300)
 
 
 def test_catalog_has_block_storage_v3_over_tls(host):
@@ -81,12 +71,9 @@ def test_volume_on_rbd_backed_up_to_ceph_and_restored(host):
         backup_id = json.loads(host.check_output(f"{OS} volume backup create -f json --name {name} {volume_id}"))["id"]
         status(host, "volume backup", backup_id, "available")
         assert any(volume_id in image for image in rbd_ls(host, "backups", "cinder-backup"))
-        restored = json.loads(
-            host.check_output(
-                f"{OS} --os-volume-api-version 3.47 volume create --size 1 --backup {backup_id} -f json {name}-r"
-            )
-        )
-        restored_id = restored["id"]
+        # a new volume named by the restore (OSC's "volume create --backup" rejects any microversion here)
+        restore = json.loads(host.check_output(f"{OS} volume backup restore -f json {backup_id} {name}-r"))
+        restored_id = restore["volume_id"]
         status(host, "volume", restored_id, "available")
     finally:
         for kind, ident in (("volume backup", backup_id), ("volume", restored_id), ("volume", volume_id)):
@@ -131,7 +118,7 @@ def test_units_run_as_cinder_and_are_enabled(host, unit):
 
 def test_services_restart_cleanly(host):
     host.check_output("systemctl restart " + " ".join(UNITS))
-    wait_for(host, f"{OS} volume service list -f json", services_up)
-    volume_id = json.loads(wait_for(host, f"{OS} volume create --size 1 -f json ciab-test-restart"))["id"]
+    wait_for(host, f"{OS} volume service list -f json", services_up, timeout=300)
+    volume_id = json.loads(wait_for(host, f"{OS} volume create --size 1 -f json ciab-test-restart", timeout=300))["id"]
     status(host, "volume", volume_id, "available")
     host.check_output(f"{OS} volume delete {volume_id}")

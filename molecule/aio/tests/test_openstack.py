@@ -10,7 +10,6 @@ import json
 import os
 import shlex
 import ssl
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from waiting import wait_for
 
 SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "openstack"
 CLIENT = "/opt/ciab/openstack/2026.2/client/bin"
@@ -31,17 +31,6 @@ APIS = {
     "nova-api": (8774, "nova"),
     "neutron-api": (9696, "neutron"),
 }
-
-
-def wait_for(host, command, timeout=180):
-    """Run ``command`` on the node until it succeeds; returns its stdout (asserting on timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = host.run(command)
-        if result.rc == 0:
-            return result.stdout
-        assert time.monotonic() < deadline, f"{command}: rc={result.rc} {result.stdout} {result.stderr}"
-        time.sleep(3)
 
 
 def sdk(host, code):
