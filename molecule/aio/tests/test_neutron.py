@@ -3,6 +3,7 @@
 Guest networking over OVN (DHCP, reaching the router) is checked by the smoke test of playbooks/verify.yml.
 """
 
+import ipaddress
 import json
 
 OS = "openstack --os-cloud ciab-admin"
@@ -16,17 +17,48 @@ def test_network_agents_are_ovn_and_alive(host):
 
 def test_chassis_registered_with_the_detected_datapath(host):
     assert not host.file("/sys/module/openvswitch").exists  # the test kernel has no openvswitch module
-    assert host.check_output("ovs-vsctl get open . external_ids:ovn-bridge-datapath-type") == '"netdev"'
+    assert host.check_output("ovs-vsctl get open . external_ids:ovn-bridge-datapath-type").strip('"') == "netdev"
     assert host.check_output("ovs-vsctl get bridge br-int datapath_type") == "netdev"
     assert "ciab-aio" in host.check_output("ovn-sbctl --bare --columns name list Chassis").split()
 
 
 def test_ovn_databases_listen_on_the_internal_address_only(host):
     address = host.check_output("ovs-vsctl get open . external_ids:ovn-encap-ip").strip('"')
-    assert host.check_output("ovn-nbctl get-connection") == f"ptcp:6641:{address}"
-    assert host.check_output("ovn-sbctl get-connection") == f"ptcp:6642:{address}"
+    # One listener each; ovn-sbctl prints its role first ('read-write role="" ptcp:...').
+    assert host.check_output("ovn-nbctl get-connection").split()[-1:] == [f"ptcp:6641:{address}"]
+    sb_connection = host.check_output("ovn-sbctl get-connection").splitlines()
+    assert sb_connection == [f'read-write role="" ptcp:6642:{address}']
+    for port in (6641, 6642):
+        listeners = host.check_output(f"ss -Htln 'sport = :{port}'").splitlines()
+        assert [line.split()[3] for line in listeners] == [f"{address}:{port}"], listeners
 
 
 def test_network_api_lists_extensions(host):
     aliases = {e["Alias"] for e in json.loads(host.check_output(f"{OS} extension list --network -f json"))}
     assert {"router", "security-group", "port-security"} <= aliases
+
+
+def test_provider_nic_plugged_with_a_connectivity_check(host):
+    """The role's plug-with-rollback helper on a real OVS bridge: a veth (the aio node has one NIC, shared by the
+    plan, so no provider NIC is plugged by the role) goes into br-ex while the gateway answers; with a peer that
+    does not answer it refuses and leaves the bridge alone."""
+    address = host.check_output("ovs-vsctl get open . external_ids:ovn-encap-ip").strip('"')
+    gateway = host.check_output("ip -4 route show default").split()[2]
+    plug = "/usr/local/sbin/ciab-plug-provider br-ex"
+    host.run("ip link del ciab-t0; ovs-vsctl --if-exists del-port br-ex ciab-t0")
+    host.check_output("ip link add ciab-t0 type veth peer name ciab-t1 && ip link set ciab-t0 up")
+    try:
+        interface = ipaddress.ip_interface(host.check_output(f"ip -4 -o addr show to {address}").split()[3])
+        nobody = str(interface.network[-2])
+        refused = host.run(f"{plug} ciab-t0 {address} {nobody}")
+        assert refused.rc == 1 and refused.stderr.startswith("refused:"), refused.stderr
+        assert "ciab-t0" not in host.check_output("ovs-vsctl list-ports br-ex").split()
+
+        plugged = host.run(f"{plug} ciab-t0 {address} {gateway}")
+        assert plugged.rc == 0 and "plugged ciab-t0 into br-ex" in plugged.stdout, plugged.stderr
+        assert "ciab-t0" in host.check_output("ovs-vsctl list-ports br-ex").split()
+        again = host.run(f"{plug} ciab-t0 {address} {gateway}")
+        assert again.rc == 0 and "already in br-ex" in again.stdout
+        assert host.run(f"ping -c 1 -W 2 {gateway}").rc == 0
+    finally:
+        host.run("ovs-vsctl --if-exists del-port br-ex ciab-t0; ip link del ciab-t0")
