@@ -20,10 +20,13 @@ def test_verify_playbook_passes_for_base_ceph_and_openstack():
         "Ceph | the cluster is HEALTH_OK",
         "OpenStack | every API of the catalog answers its version",
         "OpenStack | Cinder's scheduler, volume and backup services are up",
-        "Smoke | the guest booted and sees the attached volume",
+        "Smoke | boot the server and wait for ACTIVE",
+        "Smoke | the guest got its port's address by DHCP, reached its router and sees the volume",
     ):
         assert task in result.stdout, task
-    assert "ciab-guest: booted" in result.stdout  # the smoke test's guest wrote it to its console
+    # the smoke test's guest wrote them to its console: it booted, DHCP gave it an address, its router answered
+    for line in ("ciab-guest: booted", "ciab-guest: eth0 ", "ciab-guest: gateway"):
+        assert line in result.stdout, line
     openstack_play = result.stdout.split("PLAY [Verify the OpenStack layer]")[1]
     skipped = [block.split("]")[0] for block in openstack_play.split("TASK [")[1:] if "skipping:" in block]
     # the guest is built once per node: its build step may be skipped on a later run, nothing else is
