@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from units import running_unit_user
 from waiting import wait_for
 
 OS = "openstack --os-cloud ciab-admin"
@@ -110,10 +111,7 @@ def test_volume_from_an_image_is_a_copy_on_write_clone(host):
 
 @pytest.mark.parametrize("unit", UNITS)
 def test_units_run_as_cinder_and_are_enabled(host, unit):
-    service = host.service(unit)
-    assert service.is_running and service.is_enabled
-    pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
-    assert host.check_output(f"ps -o user= -p {pid}") == "cinder"
+    assert running_unit_user(host, unit) == "cinder"
 
 
 def test_services_restart_cleanly(host):

@@ -6,6 +6,9 @@ Guest networking over OVN (DHCP, reaching the router) is checked by the smoke te
 import ipaddress
 import json
 
+import pytest
+from units import running_unit_user
+
 OS = "openstack --os-cloud ciab-admin"
 
 
@@ -62,3 +65,19 @@ def test_provider_nic_plugged_with_a_connectivity_check(host):
         assert host.run(f"ping -c 1 -W 2 {gateway}").rc == 0
     finally:
         host.run("ovs-vsctl --if-exists del-port br-ex ciab-t0; ip link del ciab-t0")
+
+
+@pytest.mark.parametrize("unit", ["neutron-api", "neutron-periodic-workers", "neutron-ovn-maintenance-worker"])
+def test_units_run_as_neutron_and_are_enabled(host, unit):
+    assert running_unit_user(host, unit) == "neutron"
+
+
+@pytest.mark.parametrize("unit", ["ovn-northd", "ovn-controller", "ovsdb-server", "ovs-vswitchd"])
+def test_ovn_and_ovs_daemons_run(host, unit):
+    assert host.service(unit).is_running
+
+
+def test_ovn_and_ovs_start_at_boot(host):
+    # ovsdb-server, ovs-vswitchd, ovn-northd and ovn-controller are static units pulled in by these.
+    for unit in ("ovn-central", "ovn-host", "openvswitch-switch"):
+        assert host.check_output(f"systemctl is-enabled {unit}") == "enabled", unit

@@ -8,6 +8,7 @@ import shlex
 import time
 
 import pytest
+from units import running_unit_user
 
 OS = "openstack --os-cloud ciab-admin"
 UNITS = ("nova-api", "nova-conductor", "nova-scheduler", "nova-novncproxy", "nova-compute")
@@ -85,7 +86,4 @@ def test_privsep_is_the_only_thing_nova_may_sudo(host):
 
 @pytest.mark.parametrize("unit", UNITS)
 def test_units_run_as_nova_and_are_enabled(host, unit):
-    service = host.service(unit)
-    assert service.is_running and service.is_enabled
-    pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
-    assert host.check_output(f"ps -o user= -p {pid}") == "nova"
+    assert running_unit_user(host, unit) == "nova"

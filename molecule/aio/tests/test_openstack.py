@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from units import running_unit_pid
 from waiting import wait_for
 
 SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "openstack"
@@ -110,9 +111,7 @@ def test_placement_answers(host):
 # -- how they run ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("service", sorted(APIS))
 def test_api_runs_under_uwsgi_as_its_own_user(host, service):
-    unit = host.service(service)
-    assert unit.is_running and unit.is_enabled
-    pid = host.check_output(f"systemctl show -p MainPID --value {service}")
+    pid = running_unit_pid(host, service)
     assert host.file(f"/proc/{pid}/cmdline").content_string.split("\0")[:2] == ["/usr/bin/uwsgi", "--ini"]
     assert host.check_output(f"ps -o user= -p {pid}") == APIS[service][1]
 
