@@ -8,14 +8,29 @@ import json
 
 import pytest
 from units import running_unit_user
+from waiting import wait_for
 
 OS = "openstack --os-cloud ciab-admin"
 
 
+def test_chassis_keeps_its_name_and_catches_up_after_restarts(host):
+    """The node's chassis is named after it across restarts (test_ceph.py restarted the container before): OVS's
+    system ID comes from /etc/openvswitch/system-id.conf, and ovn-controller processes the northbound database."""
+    assert host.check_output("cat /etc/openvswitch/system-id.conf") == "ciab-aio"
+    assert host.check_output("ovs-vsctl get open . external_ids:system-id").strip('"') == "ciab-aio"
+    assert host.check_output("ovn-sbctl --bare --columns name list Chassis").split() == ["ciab-aio"]
+    # Returns only when every chassis has caught up with this northbound change.
+    host.check_output("ovn-nbctl --timeout=60 --wait=hv sync")
+
+
 def test_network_agents_are_ovn_and_alive(host):
-    agents = json.loads(host.check_output(f"{OS} network agent list -f json"))
-    types = {a["Agent Type"] for a in agents if a["Alive"]}
-    assert "OVN Controller Gateway agent" in types or "OVN Controller agent" in types, agents
+    out = wait_for(
+        host,
+        f"{OS} network agent list -f json",
+        lambda out: json.loads(out) and all(a["Alive"] for a in json.loads(out)),
+        timeout=120,
+    )
+    assert {a["Agent Type"] for a in json.loads(out)} == {"OVN Controller Gateway agent"}
 
 
 def test_chassis_registered_with_the_detected_datapath(host):
