@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +29,8 @@ class Progress:
         self.out = out
         self.as_json = as_json
         self.start = time.monotonic()
+        # (step, seconds, changed) of every playbook run so far, for the summary
+        self.timings: list[tuple[str, float, int]] = []
 
     def elapsed(self) -> str:
         secs = int(time.monotonic() - self.start)
@@ -83,36 +86,76 @@ def _report(progress: Progress, result: runner.RunResult) -> int:
 
 def _run_steps(progress: Progress, steps: Sequence[tuple[str, Callable[[], runner.RunResult]]]) -> int:
     """Run playbooks one after another, stop at the first failure, print per-phase timings at the end."""
-    timings: list[tuple[str, float, int]] = []
     for name, step in steps:
         progress.emit("step", step=name)
         result = step()
         code = _report(progress, result)
-        timings.append((name, result.elapsed, result.changed))
+        progress.timings.append((name, result.elapsed, result.changed))
         if code:
             return code
     if not progress.as_json:
         progress.out.write("\nPhase timings:\n")
-        for name, secs, changed in timings:
+        for name, secs, changed in progress.timings:
             progress.out.write(f"  {name:<10} {secs:7.1f}s  changed={changed}\n")
     return runner.EXIT_OK
 
 
+def _sandbox_networks() -> dict[str, Any]:
+    """The sandbox's networks, as inventories/sandbox/group_vars/all.yml defines them."""
+    path = runner.ROOT / "inventories" / SANDBOX / "group_vars" / "all.yml"
+    return (yaml.safe_load(path.read_text()) or {}).get("ciab_sandbox_networks", {})
+
+
 def _summary(progress: Progress, inventory: str, limit: list[str] | None) -> None:
-    plans = sorted((runner.ROOT / ".cache" / "plan").glob("*.yml"))
-    layers = ", ".join(limit) if limit else f"ciab_layers of the inventory (default {', '.join(DEFAULT_LAYERS)})"
+    """What the deploy left for the user: endpoints, clouds.yaml, CA, plan, how to reach the box, timings."""
+    inv = runner.inventory_path(inventory)
+    hosts = sorted(_inventory_hosts(inv))
+    cache = runner.ROOT / ".cache"
+    plans = [cache / "plan" / f"{h}.yml" for h in hosts if (cache / "plan" / f"{h}.yml").is_file()]
+    boxes = [yaml.safe_load(p.read_text()) or {} for h in hosts if (p := cache / "summary" / f"{h}.yml").is_file()]
+    box = boxes[0] if boxes else {}
+    endpoints: dict[str, str] = box.get("endpoints") or {}
+    reach = ""
+    if inv.name == SANDBOX:
+        nets = _sandbox_networks()
+        subnets = " ".join(n["subnet"] for n in nets.values())
+        reach = (
+            f"the sandbox's addresses are reachable from this machine only; from another machine: "
+            f"sshuttle -r root@{socket.getfqdn()} {subnets}   (or ssh -L PORT:ADDRESS:PORT root@{socket.getfqdn()})"
+        )
     again = "".join(f" --limit {layer}" for layer in limit or [])
+    data = {
+        "inventory": str(inv),
+        "plans": [str(p) for p in plans],
+        "layers": box.get("layers") or limit,
+        "endpoints": endpoints,
+        "clouds": box.get("clouds", ""),
+        "clouds_names": box.get("clouds_names", []),
+        "ca": box.get("ca", ""),
+        "secrets": str(cache / "secrets"),
+        "reach": reach,
+        "phases": [{"step": n, "seconds": round(s, 1), "changed": c} for n, s, c in progress.timings],
+    }
+    if progress.as_json:
+        progress.emit("summary", **data)
+        return
     lines = ["", "Summary:"]
     lines += [f"  plan:        {p}" for p in plans]
-    lines += [f"  inventory:   {runner.inventory_path(inventory)}", f"  layers:      {layers}"]
-    clouds = runner.ROOT / ".cache" / "secrets" / "openstack" / "clouds.yaml"
-    if clouds.is_file():
-        lines.append(f"  openstack:   OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud ciab-admin token issue")
+    lines += [f"  inventory:   {inv}", f"  layers:      {', '.join(data['layers'] or DEFAULT_LAYERS)}"]
+    if endpoints:
+        lines.append("  endpoints:")
+        lines += [f"    {kind:<14} {url}" for kind, url in sorted(endpoints.items())]
+    if data["clouds"]:
+        lines.append(f"  clouds.yaml: {data['clouds']}  (CA: {data['ca']})")
+        for name in data["clouds_names"]:
+            lines.append(f"    OS_CLIENT_CONFIG_FILE={data['clouds']} openstack --os-cloud {name} token issue")
+        lines.append("    on the box: openstack --os-cloud NAME ... (root, /etc/openstack/clouds.yaml)")
+    lines.append(f"  secrets:     {data['secrets']}  (generated passwords, keys, CA: keep them, never commit them)")
+    if reach:
+        lines.append(f"  reach:       {reach}")
     lines.append(f"  rerun:       ciab -i {inventory} deploy{again}   (idempotent: a re-run changes nothing)")
-    if progress.as_json:
-        progress.emit("summary", plans=[str(p) for p in plans], layers=limit or None, inventory=inventory)
-    else:
-        progress.out.write("\n".join(lines) + "\n")
+    lines.append("  took:        " + ", ".join(f"{n} {s:.0f}s" for n, s, _ in progress.timings))
+    progress.out.write("\n".join(lines) + "\n")
 
 
 def _play(args: argparse.Namespace, progress: Progress, playbook: str, **kwargs: Any) -> Callable[[], runner.RunResult]:
@@ -157,6 +200,7 @@ def cmd_deploy(args: argparse.Namespace, progress: Progress) -> int:
     code = _run_steps(progress, [("deploy", _play(args, progress, "site", **_layers(args.limit)))])
     if code == runner.EXIT_OK:
         _remember_layers(args.inventory, args.limit)
+        _summary(progress, args.inventory, args.limit)
     return code
 
 
@@ -165,10 +209,11 @@ def cmd_verify(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_status(args: argparse.Namespace, progress: Progress) -> int:
-    """Verify the layers deployed to this inventory (as `ciab deploy` recorded them), or the inventory's layers."""
-    return _run_steps(
-        progress, [("status", _play(args, progress, "verify", **_layers(_deployed_layers(args.inventory))))]
-    )
+    """Verify the layers deployed to this inventory (as `ciab deploy` recorded them), or the inventory's layers.
+    Read-only: without the smoke test, which makes servers."""
+    kwargs = _layers(_deployed_layers(args.inventory))
+    kwargs["extravars"] = {**kwargs.get("extravars", {}), "ciab_verify_smoke": False}
+    return _run_steps(progress, [("status", _play(args, progress, "verify", **kwargs))])
 
 
 def cmd_destroy(args: argparse.Namespace, progress: Progress) -> int:

@@ -3,6 +3,7 @@
 import io
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -153,5 +154,37 @@ def test_status_verifies_the_layers_deploy_recorded(local_inventory, monkeypatch
         cli.main(["-i", inventory, "status"], out=io.StringIO())
     assert calls[0][0] == "verify"
     assert calls[0][1]["tags"] == ["base", "ceph"]
+    # status only reads: no smoke test (it makes servers)
+    assert calls[0][1]["extravars"] == {"ciab_layers": ["base", "ceph"], "ciab_verify_smoke": False}
     cli._remember_layers(inventory, None)  # a full deploy: the inventory's layers again
     assert cli._deployed_layers(inventory) is None
+
+
+def test_summary_prints_endpoints_clouds_and_how_to_reach_the_sandbox(monkeypatch, tmp_path):
+    """What `ciab sandbox up` / `ciab deploy` print at the end, from the file playbooks/summary.yml wrote."""
+    (tmp_path / ".cache" / "summary").mkdir(parents=True)
+    (tmp_path / ".cache" / "summary" / "ciab-sandbox.yml").write_text(
+        "host: ciab-sandbox\nlayers: [base, ceph, openstack]\n"
+        "endpoints: {identity: 'https://172.31.240.2:5000', compute: 'https://172.31.240.2:8774/v2.1'}\n"
+        "clouds: /x/clouds.yaml\nca: /x/pki/ca.crt\nclouds_names: [ciab-admin, ciab-demo]\n"
+    )
+    monkeypatch.setattr(runner, "ROOT", tmp_path)
+    real_inventories = Path(cli.__file__).resolve().parents[1] / "inventories"
+    (tmp_path / "inventories").symlink_to(real_inventories)
+    out = io.StringIO()
+    progress = cli.Progress(out, as_json=False)
+    progress.timings = [("sandbox", 12.0, 1), ("deploy", 600.4, 300)]
+    cli._summary(progress, "sandbox", None)
+    text = out.getvalue()
+    assert "identity       https://172.31.240.2:5000" in text
+    assert "openstack --os-cloud ciab-demo token issue" in text
+    assert "sshuttle -r root@" in text and "172.31.240.0/24 172.31.241.0/24" in text
+    assert "took:        sandbox 12s, deploy 600s" in text
+    out = io.StringIO()
+    progress = cli.Progress(out, as_json=True)
+    cli._summary(progress, "sandbox", None)
+    [event] = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert event["event"] == "summary"
+    assert event["endpoints"]["compute"].endswith("/v2.1")
+    assert event["layers"] == ["base", "ceph", "openstack"]
+    assert event["clouds_names"] == ["ciab-admin", "ciab-demo"]
