@@ -1,6 +1,6 @@
 """Footprint of the OpenStack layer on a running node: RAM per service, venv sizes. Prints figures.
 
-    sudo .venv/bin/python bench/openstack.py [--container NAME]   # a docker container (ciab-sandbox, ciab-aio)
+    sudo .venv/bin/python bench/openstack.py [--container NAME]   # a docker container (default ciab-sandbox)
     sudo .venv/bin/python bench/openstack.py --local              # this machine is the node
 
 Issue 5 asks for these figures in its closing note; nothing here asserts them.

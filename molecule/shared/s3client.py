@@ -1,6 +1,6 @@
 """A minimal S3 client for the Ceph scenarios' verify steps: AWS Signature V4, path-style, standard library only.
 
-Shared by molecule/aio and molecule/ceph-three (their tests put molecule/shared on sys.path)."""
+Shared by tests/sandbox and molecule/ceph-three (their tests put molecule/shared on sys.path)."""
 
 import datetime
 import hashlib

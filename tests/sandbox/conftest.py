@@ -1,12 +1,22 @@
-"""Show the units' journal under every failed check, so a red run says why."""
+"""The README's first command, once per test run: `ciab sandbox up` from no sandbox, with every default layer. The
+tests then check the box it made (testinfra over `docker exec`), in the order of ORDER; the box is removed at the end.
+A failed check shows the units' journal."""
 
 import sys
 from pathlib import Path
 
 import pytest
+import testinfra
+from box import BOX, ciab, results
 
-# The tests share helpers with the other scenarios (s3client, waiting).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from ciab import runner
+
+# The tests share helpers with the Molecule scenarios (s3client, waiting, units).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "molecule" / "shared"))
+
+# up and its re-run first, the container restart (end of test_ceph) before the checks that expect it, verify last.
+ORDER = ["test_sandbox", "test_ceph", "test_openstack", "test_cinder", "test_neutron", "test_nova", "test_k3s",
+         "test_verify_playbook"]  # fmt: skip
 
 UNITS = [
     "ceph*",
@@ -27,6 +37,34 @@ UNITS = [
     "memcached",
 ]
 JOURNAL = "journalctl --no-pager --lines 80 " + " ".join(f"--unit '{unit}'" for unit in UNITS)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: ORDER.index(Path(item.fspath).stem) if Path(item.fspath).stem in ORDER else len(ORDER))
+
+
+def purge():
+    """No sandbox and no disk files: what an earlier run left must not be adopted."""
+    result = runner.run("sandbox", extravars={"ciab_sandbox_state": "down", "ciab_sandbox_keep_disks": False})
+    assert result.ok, result.failures
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """`ciab sandbox up` from nothing (the README's first command); the box is removed after the last test."""
+    purge()
+    code, events = ciab("sandbox", "up")
+    yield code, events
+    code_down, _ = ciab("sandbox", "down")
+    assert code_down == runner.EXIT_OK
+
+
+@pytest.fixture(scope="session")
+def host(sandbox):
+    code, events = sandbox
+    if code != runner.EXIT_OK:
+        pytest.fail(f"ciab sandbox up failed: {[f for r in results(events) for f in r['failures']]}")
+    return testinfra.get_host(f"docker://{BOX}")
 
 
 @pytest.hookimpl(hookwrapper=True)

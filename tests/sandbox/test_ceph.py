@@ -1,7 +1,8 @@
-"""Verify ciab.box.ceph on one node: the cluster answers, data goes in and comes back, the wipe guard holds.
+"""Verify ciab.box.ceph on the sandbox box: the cluster answers, data goes in and comes back, the wipe guard holds.
 
-Runs on the controller (testinfra over Ansible). The loop devices and the ext4 disk's checksum come from
-scripts/loop-disks (CIAB_CEPH_LOOP_*), the secrets from the scenario's ephemeral directory.
+The OSD loop devices come from the box's plan, the secrets from the controller's .cache/secrets/ceph (this machine).
+The guard is also run on this machine against a loop device that holds an ext4 filesystem (the box sees only its
+own two disks).
 """
 
 import json
@@ -9,6 +10,7 @@ import os
 import shlex
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -18,14 +20,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from box import BOX, CEPH_SECRETS, ROOT, plan
 from s3client import s3_request, s3_roundtrip
 from waiting import wait_for
 
-SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "ceph"
-EXT4 = os.environ["CIAB_CEPH_LOOP_EXT4"]
-EXT4_SHA256 = os.environ["CIAB_CEPH_LOOP_EXT4_SHA256"]
-OSD_LOOPS = [os.environ["CIAB_CEPH_LOOP_0"], os.environ["CIAB_CEPH_LOOP_1"]]
-CONTAINER = "ciab-aio"
+SECRETS = CEPH_SECRETS
 
 
 def healthy(host, timeout=180):
@@ -102,7 +101,7 @@ def test_two_osds_up_and_in_on_the_clean_loops(host):
     stat = osds_up(host)
     assert stat["num_osds"] == 2
     raw = json.loads(host.check_output("ceph-volume raw list --format json"))
-    assert sorted(osd["device"] for osd in raw.values()) == sorted(OSD_LOOPS)
+    assert sorted(osd["device"] for osd in raw.values()) == sorted(d["path"] for d in plan()["osd"]["devices"])
 
 
 def test_monitor_speaks_msgr2_only(host, cluster):
@@ -134,7 +133,8 @@ def test_client_config_on_the_controller_names_this_cluster(host, cluster):
 
 
 def test_osd_memory_target_from_the_plan(host):
-    assert host.check_output("ceph config get osd.0 osd_memory_target") == str(1024 * 1024 * 1024)
+    target = plan()["memory"]["ceph_osd_memory_target_bytes"]
+    assert host.check_output("ceph config get osd.0 osd_memory_target") == str(target)
 
 
 def test_client_keys_have_least_privilege(host):
@@ -190,45 +190,61 @@ def test_s3_refuses_a_wrong_secret(s3):
 
 
 # -- the wipe guard ------------------------------------------------------------------------------------
-def ext4_intact(host):
-    assert host.check_output(f"blkid -p -o value -s TYPE {EXT4}") == "ext4"
-    assert host.check_output(f"sha256sum {EXT4}").split()[0] == EXT4_SHA256
-    marker = host.run(f"debugfs -R 'cat /KEEP-ME.txt' {EXT4}")
-    assert marker.rc == 0
-    assert "must survive the Ceph role" in marker.stdout
+@pytest.fixture(scope="module")
+def ext4_loop(tmp_path_factory):
+    """A loop device on this machine holding an ext4 filesystem with a file that must survive."""
+    image = tmp_path_factory.mktemp("guard") / "ext4.img"
+    subprocess.run(["truncate", "-s", "64M", str(image)], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+    subprocess.run(["debugfs", "-w", "-R", "write /etc/hostname KEEP-ME.txt", str(image)], check=True,
+                   capture_output=True)  # fmt: skip
+    device = subprocess.run(["losetup", "--find", "--show", str(image)], check=True, capture_output=True,
+                            text=True).stdout.strip()  # fmt: skip
+    digest = subprocess.run(["sha256sum", device], check=True, capture_output=True, text=True).stdout.split()[0]
+    yield device, str(image), digest
+    subprocess.run(["losetup", "--detach", device], check=False)
 
 
-def guard(host, cluster, plan):
-    """Run the guard module on the ext4 disk for real (not in check mode); returns its failure result."""
-    args = {"device": EXT4, "plan": plan, "cluster_fsid": cluster["fsid"], "allow_wipe": []}
-    try:
-        result = host.ansible("ciab.box.ceph_osd_guard", json.dumps(args), check=False, become=True)
-    except host.ansible.AnsibleException as exc:
-        result = exc.result
-    # ansible-core 2.19's --tree output (what testinfra reads) drops "failed": a success carries "action".
-    assert "action" not in result, f"the guard let {EXT4} through: {result}"
-    return result
+def ext4_intact(ext4):
+    device, _, digest = ext4
+    assert subprocess.run(["blkid", "-p", "-o", "value", "-s", "TYPE", device], capture_output=True, text=True,
+                          check=False).stdout.strip() == "ext4"  # fmt: skip
+    assert subprocess.run(["sha256sum", device], capture_output=True, text=True, check=True).stdout.split()[0] == digest
 
 
-def test_ext4_disk_was_left_alone(host):
-    ext4_intact(host)
+def guard(ext4, cluster, plan_devices):
+    """Run the guard module on this machine's ext4 loop device for real (not in check mode); returns its result."""
+    device = ext4[0]
+    args = {"device": device, "plan": plan_devices, "cluster_fsid": cluster["fsid"], "allow_wipe": []}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible")), "localhost", "-m", "ciab.box.ceph_osd_guard",
+         "-a", json.dumps(args), "--one-line"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+    )  # fmt: skip
+    assert done.returncode != 0, f"the guard let {device} through: {done.stdout}"
+    return done.stdout + done.stderr
+
+
+def test_guard_refuses_an_ext4_disk_even_when_planned(cluster, ext4_loop):
+    device, image, _ = ext4_loop
+    planned = {"name": Path(device).name, "path": device, "by_id": None, "serial": None, "transport": "loop"}
+    msg = guard(ext4_loop, cluster, [{**planned, "loop_backing_file": image, "action": "prepare"}])
+    assert f"refused {device} (loop backing file {image}): found an ext4 filesystem signature" in msg
+    assert f"add '{image}' to ceph_allow_wipe" in msg
+    ext4_intact(ext4_loop)
+
+
+def test_guard_refuses_a_device_that_is_not_planned(cluster, ext4_loop):
+    msg = guard(ext4_loop, cluster, [])
+    assert f"{ext4_loop[0]} is not in the plan (ceph_osd_devices lists nothing)" in msg
+    ext4_intact(ext4_loop)
+
+
+def test_no_osd_on_any_device_outside_the_plan(host):
     raw = json.loads(host.check_output("ceph-volume raw list --format json"))
-    assert EXT4 not in [osd["device"] for osd in raw.values()]
-
-
-def test_guard_refuses_the_ext4_disk_even_when_planned(host, cluster):
-    backing = host.check_output(f"cat /sys/block/{Path(EXT4).name}/loop/backing_file")
-    planned = {"name": Path(EXT4).name, "path": EXT4, "by_id": None, "serial": None, "transport": "loop"}
-    result = guard(host, cluster, [{**planned, "loop_backing_file": backing, "action": "prepare"}])
-    assert f"refused {EXT4} (loop backing file {backing}): found an ext4 filesystem signature" in result["msg"]
-    assert f"add '{backing}' to ceph_allow_wipe" in result["msg"]
-    ext4_intact(host)
-
-
-def test_guard_refuses_a_device_that_is_not_planned(host, cluster):
-    result = guard(host, cluster, [])
-    assert result["msg"].startswith(f"{EXT4} is not in the plan (ceph_osd_devices lists nothing)")
-    ext4_intact(host)
+    planned = {d["path"] for d in plan()["osd"]["devices"]}
+    assert {osd["device"] for osd in raw.values()} == planned
 
 
 # -- daemons come back -----------------------------------------------------------------------------
@@ -253,7 +269,7 @@ def test_daemons_survive_restarting_their_units(host, s3):
 
 def test_everything_comes_back_after_a_container_restart(host, s3):
     """Last: restarts the container like a reboot; the raw OSDs' tmpfs directories are gone and re-activated."""
-    subprocess.run(["docker", "restart", CONTAINER], check=True, capture_output=True, timeout=120)
+    subprocess.run(["docker", "restart", BOX], check=True, capture_output=True, timeout=120)
     # "degraded" is fine: units of the image that cannot work in a container (nvmf-autoconnect) fail.
     deadline = time.monotonic() + 120
     while host.run("systemctl is-system-running --wait").stdout.strip() not in ("running", "degraded"):
@@ -263,5 +279,4 @@ def test_everything_comes_back_after_a_container_restart(host, s3):
     osds_up(host, timeout=240)
     healthy(host, timeout=240)
     assert s3_request(gateway_answers(s3), "GET", "/")[0] == 200
-    ext4_intact(host)
     no_crash_reports(host)

@@ -1,6 +1,6 @@
-"""The Kubernetes layer on the all-in-one node, after the Ceph layer: what can be checked without a k3s binary.
+"""The Kubernetes layer on the sandbox box, after the Ceph layer: what can be checked without a k3s binary.
 
-No reachable registry carries k3s, so the aio runs the layer without artifacts (k3s_release_url ""): the role
+No reachable registry carries k3s, so the sandbox runs the layer without artifacts (k3s_release_url ""): the role
 renders the configuration and the Ceph CSI manifests from what the Ceph layer wrote, and installs and starts
 nothing. These tests check that the CSI inputs are the live cluster's and that the key works for what ceph-csi
 does with it (create, map-less use and delete of RBD images in the kubernetes pool). Node Ready, a bound PVC and a
@@ -9,9 +9,20 @@ pod writing to it need the binary: molecule/k3s/real_box/.
 
 import json
 
+import pytest
 import yaml
+from box import ciab, results
+
+from ciab import runner
 
 MANIFESTS = "/var/lib/rancher/k3s/server/manifests"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def k3s_layer(host):
+    """`ciab deploy --limit k3s` on the deployed box (the sandbox inventory has no artifacts for it)."""
+    code, events = ciab("-i", "sandbox", "deploy", "--limit", "k3s")
+    assert code == runner.EXIT_OK, [f for r in results(events) for f in r["failures"]]
 
 
 def _csi_config(host):

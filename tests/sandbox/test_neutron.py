@@ -7,6 +7,7 @@ import ipaddress
 import json
 
 import pytest
+from box import BOX
 from units import running_unit_user
 from waiting import wait_for
 
@@ -16,9 +17,9 @@ OS = "openstack --os-cloud ciab-admin"
 def test_chassis_keeps_its_name_and_catches_up_after_restarts(host):
     """The node's chassis is named after it across restarts (test_ceph.py restarted the container before): OVS's
     system ID comes from /etc/openvswitch/system-id.conf, and ovn-controller processes the northbound database."""
-    assert host.check_output("cat /etc/openvswitch/system-id.conf") == "ciab-aio"
-    assert host.check_output("ovs-vsctl get open . external_ids:system-id").strip('"') == "ciab-aio"
-    assert host.check_output("ovn-sbctl --bare --columns name list Chassis").split() == ["ciab-aio"]
+    assert host.check_output("cat /etc/openvswitch/system-id.conf") == BOX
+    assert host.check_output("ovs-vsctl get open . external_ids:system-id").strip('"') == BOX
+    assert host.check_output("ovn-sbctl --bare --columns name list Chassis").split() == [BOX]
     # Returns only when every chassis has caught up with this northbound change.
     host.check_output("ovn-nbctl --timeout=60 --wait=hv sync")
 
@@ -37,7 +38,7 @@ def test_chassis_registered_with_the_detected_datapath(host):
     assert not host.file("/sys/module/openvswitch").exists  # the test kernel has no openvswitch module
     assert host.check_output("ovs-vsctl get open . external_ids:ovn-bridge-datapath-type").strip('"') == "netdev"
     assert host.check_output("ovs-vsctl get bridge br-int datapath_type") == "netdev"
-    assert "ciab-aio" in host.check_output("ovn-sbctl --bare --columns name list Chassis").split()
+    assert BOX in host.check_output("ovn-sbctl --bare --columns name list Chassis").split()
 
 
 def test_ovn_databases_listen_on_the_internal_address_only(host):

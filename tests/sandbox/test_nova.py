@@ -8,6 +8,7 @@ import shlex
 import time
 
 import pytest
+from box import BOX
 from units import running_unit_user
 
 OS = "openstack --os-cloud ciab-admin"
@@ -43,7 +44,7 @@ def test_services_up(host):
 def test_cells_and_host_mapping(host):
     cells = host.check_output(f"sudo -u nova {NOVA}/nova-manage cell_v2 list_cells")
     assert "cell0" in cells and "cell1" in cells
-    assert "ciab-aio" in host.check_output(f"sudo -u nova {NOVA}/nova-manage cell_v2 list_hosts")
+    assert BOX in host.check_output(f"sudo -u nova {NOVA}/nova-manage cell_v2 list_hosts")
 
 
 def test_hypervisor_is_qemu_tcg_here(host):

@@ -1,28 +1,26 @@
-"""Verify the OpenStack core of the all-in-one node: Keystone, Glance on Ceph and Placement answer over TLS.
+"""Verify the OpenStack core of the sandbox box: Keystone, Glance on Ceph and Placement answer over TLS.
 
 Runs after test_ceph.py (which restarts the container), so every check first waits for the APIs to come back.
-Commands run on the node with the admin's clouds.yaml; TLS is also checked from the controller with the CA the
-deploy made in the scenario's ephemeral directory.
+Commands run on the node with the admin's clouds.yaml; TLS is also checked from the controller (this machine) with
+the CA the deploy made in .cache/secrets/openstack.
 """
 
 import hashlib
 import json
-import os
 import shlex
 import ssl
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
+from box import CLIENT, OPENSTACK_SECRETS, OS_ADMIN
 from units import running_unit_pid
 from waiting import wait_for
 
-SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "openstack"
-CLIENT = "/opt/ciab/openstack/2026.2/client/bin"
-OS = "openstack --os-cloud ciab-admin"
+SECRETS = OPENSTACK_SECRETS
+OS = OS_ADMIN
 # API unit: (port, user)
 APIS = {
     "keystone": (5000, "keystone"),
@@ -173,7 +171,7 @@ def test_mariadb_root_by_socket_only_and_each_service_to_its_own_database(host, 
 def test_secrets_are_generated_and_private(host):
     passwords = sorted(p.name for p in (SECRETS / "passwords").iterdir())
     assert passwords == [
-        *("admin", "cinder", "cinder-db", "cinder-rabbitmq"),
+        *("admin", "cinder", "cinder-db", "cinder-rabbitmq", "demo"),
         *("glance", "glance-db", "keystone-db", "neutron", "neutron-db", "neutron-rabbitmq"),
         *("nova", "nova-db", "nova-rabbitmq", "placement", "placement-db"),
     ]
