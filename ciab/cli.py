@@ -15,10 +15,11 @@ import yaml
 
 from ciab import __version__, runner
 
-# Layers in deploy order; each is a tag in playbooks/site.yml and playbooks/verify.yml. Without --limit, the
-# inventory's ciab_layers chooses (default DEFAULT_LAYERS; k3s joins once its artifacts' sha256 are pinned).
-LAYERS = ("base", "ceph", "openstack", "k3s")
-DEFAULT_LAYERS = ("base", "ceph", "openstack")
+# Layers in deploy order (each a tag in playbooks/site.yml and playbooks/verify.yml) and the default ones, as
+# playbooks/vars/layers.yml defines them. Without --limit, the inventory's ciab_layers chooses (default DEFAULT_LAYERS).
+_LAYERS_FILE = yaml.safe_load((runner.ROOT / "playbooks" / "vars" / "layers.yml").read_text())
+LAYERS = tuple(_LAYERS_FILE["ciab_known_layers"])
+DEFAULT_LAYERS = tuple(_LAYERS_FILE["ciab_default_layers"])
 SANDBOX = "sandbox"
 
 
@@ -132,6 +133,8 @@ def _summary(progress: Progress, inventory: str, limit: list[str] | None) -> Non
         "clouds": box.get("clouds", ""),
         "clouds_names": box.get("clouds_names", []),
         "ca": box.get("ca", ""),
+        # {"deployed": bool, "reason": str, "kubeconfig": str} when the k3s layer ran
+        "kubernetes": box.get("kubernetes") or {},
         "secrets": str(cache / "secrets"),
         "reach": reach,
         "phases": [{"step": n, "seconds": round(s, 1), "changed": c} for n, s, c in progress.timings],
@@ -150,6 +153,11 @@ def _summary(progress: Progress, inventory: str, limit: list[str] | None) -> Non
         for name in data["clouds_names"]:
             lines.append(f"    OS_CLIENT_CONFIG_FILE={data['clouds']} openstack --os-cloud {name} token issue")
         lines.append("    on the box: openstack --os-cloud NAME ... (root, /etc/openstack/clouds.yaml)")
+    kube = data["kubernetes"]
+    if kube:
+        lines.append(
+            f"  kubernetes:  {'kubeconfig ' + kube.get('kubeconfig', '') if kube.get('deployed') else 'not deployed: ' + kube.get('reason', '')}"
+        )
     lines.append(f"  secrets:     {data['secrets']}  (generated passwords, keys, CA: keep them, never commit them)")
     if reach:
         lines.append(f"  reach:       {reach}")
