@@ -155,9 +155,8 @@ def _summary(progress: Progress, inventory: str, limit: list[str] | None) -> Non
         lines.append("    on the box: openstack --os-cloud NAME ... (root, /etc/openstack/clouds.yaml)")
     kube = data["kubernetes"]
     if kube:
-        lines.append(
-            f"  kubernetes:  {'kubeconfig ' + kube.get('kubeconfig', '') if kube.get('deployed') else 'not deployed: ' + kube.get('reason', '')}"
-        )
+        state = f"kubeconfig {kube.get('kubeconfig', '')}" if kube.get("deployed") else "not deployed: "
+        lines.append(f"  kubernetes:  {state}{'' if kube.get('deployed') else kube.get('reason', '')}")
     lines.append(f"  secrets:     {data['secrets']}  (generated passwords, keys, CA: keep them, never commit them)")
     if reach:
         lines.append(f"  reach:       {reach}")
