@@ -119,10 +119,12 @@ def _summary(progress: Progress, inventory: str, limit: list[str] | None) -> Non
     reach = ""
     if inv.name == SANDBOX:
         nets = _sandbox_networks()
+        here = socket.getfqdn()
+        here = here if here not in ("localhost", "localhost.localdomain") else socket.gethostname()
         subnets = " ".join(n["subnet"] for n in nets.values())
         reach = (
             f"the sandbox's addresses are reachable from this machine only; from another machine: "
-            f"sshuttle -r root@{socket.getfqdn()} {subnets}   (or ssh -L PORT:ADDRESS:PORT root@{socket.getfqdn()})"
+            f"sshuttle -r root@{here} {subnets}   (or ssh -L PORT:ADDRESS:PORT root@{here})"
         )
     again = "".join(f" --limit {layer}" for layer in limit or [])
     data = {

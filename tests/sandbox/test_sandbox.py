@@ -51,7 +51,19 @@ def test_summary_tells_where_everything_is(sandbox):
     assert set(summary["clouds_names"]) == {"ciab-admin", "ciab-demo"}
     assert "sshuttle" in summary["reach"] and NETWORKS["provider"]["subnet"] in summary["reach"]
     assert [p["step"] for p in summary["phases"]] == STEPS
-    assert summary["layers"] == ["base", "ceph", "openstack"]
+    assert summary["layers"] == ["base", "ceph", "openstack", "k3s"]
+
+
+def test_kubernetes_skipped_without_internet_and_nothing_half_installed(host, sandbox):
+    """No k3s release reachable and no bundle: the layer says why, the deploy succeeds, nothing of k3s is on the box."""
+    _, events = sandbox
+    [summary] = [e for e in events if e["event"] == "summary"]
+    assert summary["kubernetes"]["deployed"] is False
+    assert "cannot be reached" in summary["kubernetes"]["reason"]
+    tasks = {e.get("task") for e in events if e["event"] == "ansible"}
+    assert "Kubernetes skipped | why, and how to provide a bundle" in tasks
+    for path in ("/etc/rancher/k3s", "/usr/local/bin/k3s", "/etc/systemd/system/k3s.service", "/var/lib/rancher"):
+        assert not host.file(path).exists, path
 
 
 def test_box_name_resolves_to_the_management_address_only(host):
