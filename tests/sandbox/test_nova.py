@@ -6,9 +6,10 @@ The boot of a server with an attached volume is the smoke test of playbooks/veri
 import json
 import shlex
 import time
+import uuid
 
 import pytest
-from box import BOX
+from box import BOX, OS_DEMO
 from units import running_unit_user
 
 OS = "openstack --os-cloud ciab-admin"
@@ -88,3 +89,23 @@ def test_privsep_is_the_only_thing_nova_may_sudo(host):
 @pytest.mark.parametrize("unit", UNITS)
 def test_units_run_as_nova_and_are_enabled(host, unit):
     assert running_unit_user(host, unit) == "nova"
+
+
+def test_server_snapshot_boots_again(host):
+    """A snapshot of a server (uploaded by Nova to Glance) is an image that boots a second server to ACTIVE."""
+    name = f"ciab-test-snap-{uuid.uuid4().hex[:6]}"
+    boot = f"{OS_DEMO} server create --flavor SCS-1L-1-5 --network demo-net --wait -f json"
+    server_id = snap_server_id = image_id = None
+    try:
+        server_id = json.loads(host.check_output(f"{boot} --image ciab-guest {name}"))["id"]
+        snapshot = host.check_output(f"{OS_DEMO} server image create --wait -f json --name {name} {server_id}")
+        image_id = json.loads(snapshot)["id"]
+        assert json.loads(host.check_output(f"{OS_DEMO} image show -f json {image_id}"))["status"] == "active"
+        snap_server_id = json.loads(host.check_output(f"{boot} --image {image_id} {name}-2"))["id"]
+        assert json.loads(host.check_output(f"{OS_DEMO} server show -f json {snap_server_id}"))["status"] == "ACTIVE"
+    finally:
+        for ident in (snap_server_id, server_id):
+            if ident:
+                host.run(f"{OS_DEMO} server delete --wait {ident}")
+        if image_id:
+            host.run(f"{OS_DEMO} image delete {image_id}")
