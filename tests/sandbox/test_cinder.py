@@ -3,6 +3,7 @@
 Runs after test_ceph.py (which restarts the container), so the checks first wait for the volume services.
 """
 
+import contextlib
 import json
 import time
 import uuid
@@ -84,29 +85,39 @@ def test_volume_on_rbd_backed_up_to_ceph_and_restored(host):
     assert f"volume-{volume_id}" not in rbd_ls(host, "volumes", "cinder")
 
 
-def test_volume_from_an_image_is_a_copy_on_write_clone(host):
+@contextlib.contextmanager
+def volume_from_image(host, disk_format, size=1048576):
+    """An image of ``size`` random bytes in ``disk_format`` (raw or qcow2) and a volume made from it, available;
+    yields (image id, volume id, path of the raw bytes on the node). Deletes both afterwards."""
     name = f"ciab-test-{uuid.uuid4().hex[:8]}"
     image_id = volume_id = None
     try:
-        host.check_output(f"head -c 1048576 /dev/urandom > /tmp/{name}.raw")
+        host.check_output(f"head -c {size} /dev/urandom > /tmp/{name}.raw")
+        if disk_format != "raw":
+            host.check_output(f"qemu-img convert -f raw -O {disk_format} /tmp/{name}.raw /tmp/{name}.{disk_format}")
         image_id = json.loads(
             host.check_output(
-                f"{OS} image create --disk-format raw --container-format bare --file /tmp/{name}.raw -f json {name}"
+                f"{OS} image create --disk-format {disk_format} --container-format bare "
+                f"--file /tmp/{name}.{disk_format} -f json {name}"
             )
         )["id"]
-        volume_id = json.loads(host.check_output(f"{OS} volume create --size 1 --image {image_id} -f json {name}"))[
-            "id"
-        ]
+        created = host.check_output(f"{OS} volume create --size 1 --image {image_id} -f json {name}")
+        volume_id = json.loads(created)["id"]
         status(host, "volume", volume_id, "available")
-        info = json.loads(host.check_output(f"rbd --id cinder info --format json volumes/volume-{volume_id}"))
-        assert info["parent"]["pool"] == "images" and info["parent"]["image"] == image_id, info
+        yield image_id, volume_id, f"/tmp/{name}.raw"
     finally:
         if volume_id:
             host.run(f"{OS} volume delete {volume_id}")
             wait_for(host, f"{OS} volume list -f value -c ID", lambda out: volume_id not in out, timeout=180)
         if image_id:
             host.run(f"{OS} image delete {image_id}")
-        host.run(f"rm -f /tmp/{name}.raw")
+        host.run(f"rm -f /tmp/{name}.raw /tmp/{name}.{disk_format}")
+
+
+def test_volume_from_an_image_is_a_copy_on_write_clone(host):
+    with volume_from_image(host, "raw") as (image_id, volume_id, _raw):
+        info = json.loads(host.check_output(f"rbd --id cinder info --format json volumes/volume-{volume_id}"))
+        assert info["parent"]["pool"] == "images" and info["parent"]["image"] == image_id, info
 
 
 def test_volume_list_filters_by_name(host):
@@ -131,32 +142,11 @@ def test_volume_list_filters_by_name(host):
 def test_volume_from_a_qcow2_image(host):
     """A non-raw image is converted by cinder-volume with qemu-img through its rootwrap (it failed with "sudo: a
     terminal is required" without the rule): the volume becomes available and holds the image's bytes."""
-    name = f"ciab-test-{uuid.uuid4().hex[:8]}"
-    image_id = volume_id = None
-    try:
-        host.check_output(f"head -c 2097152 /dev/urandom > /tmp/{name}.raw")
-        host.check_output(f"qemu-img convert -f raw -O qcow2 /tmp/{name}.raw /tmp/{name}.qcow2")
-        image_id = json.loads(
-            host.check_output(
-                f"{OS} image create --disk-format qcow2 --container-format bare --file /tmp/{name}.qcow2 -f json {name}"
-            )
-        )["id"]
-        volume_id = json.loads(host.check_output(f"{OS} volume create --size 1 --image {image_id} -f json {name}"))[
-            "id"
-        ]
-        status(host, "volume", volume_id, "available")
-        # the first 2 MiB of the volume are the image's raw bytes
+    with volume_from_image(host, "qcow2", size=2097152) as (_image_id, volume_id, raw):
         head = host.check_output(
             f"rbd --id cinder export volumes/volume-{volume_id} - 2>/dev/null | head -c 2097152 | sha256sum"
         ).split()[0]
-        assert head == host.check_output(f"sha256sum /tmp/{name}.raw").split()[0]
-    finally:
-        if volume_id:
-            host.run(f"{OS} volume delete {volume_id}")
-            wait_for(host, f"{OS} volume list -f value -c ID", lambda out: volume_id not in out, timeout=180)
-        if image_id:
-            host.run(f"{OS} image delete {image_id}")
-        host.run(f"rm -f /tmp/{name}.raw /tmp/{name}.qcow2")
+        assert head == host.check_output(f"sha256sum {raw}").split()[0]
 
 
 def test_volume_uploaded_to_an_image(host):
