@@ -1,24 +1,43 @@
 # Copyright: Cloud-in-a-Box developers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""Block device discovery: one dict per whole disk, partitions nested, with OSD eligibility and reasons.
+"""Block device discovery: one dict per whole disk, partitions nested, with OSD eligibility and findings.
 
 Reads sysfs and the udev database through :mod:`sysfs`; when udev has no record of a device (containers,
 no udev, captured trees without /run/udev) signatures come from ``blkid -p -o export`` through the runner.
+
+"Eligible" means blank and unused. Every reason a disk is not eligible is a *finding*
+``{"code", "kind", "text"}``; ``reasons`` keeps the texts for humans. The kind of a code comes from
+:data:`CODES`, the one rule set that discovery, the ``osd_devices`` plan filter and the OSD wipe guard share:
+
+* ``in_use``: something uses the disk (a mount in any mount namespace, swap, a holder, an exclusive opener, a
+  loop device on top of it, a second loop device on the same backing file). Never wiped; ``allow_wipe`` cannot
+  override it.
+* ``data``: the disk holds data (signatures, partitions, GPT headers, non-zero sampled content). Wiped only when
+  the user lists it in ``allow_wipe``.
+* ``unfit``: neither in use nor data, and a wipe does not help (read-only, removable, size 0, probe failed).
+
+On the live system (root ``/``) a disk with no finding so far is opened: exclusively (is it unused?) and to
+read every signature ``wipefs`` knows, the primary and backup GPT headers and a sample of its content. A
+captured tree holds no disk contents, so a replay skips those reads (the guard repeats them live).
 Node side: Python standard library only.
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 from ansible_collections.ciab.box.plugins.module_utils.sysfs import (
     SECTOR,
+    BlockProbe,
     Root,
     Runner,
     UdevEntry,
     as_root,
+    default_probe,
     default_runner,
     pci_parent,
 )
@@ -30,24 +49,130 @@ NVME_NAMESPACE = re.compile(r"^nvme(\d+)n(\d+)$")
 NVME_PATH = re.compile(r"^nvme\d+c\d+n\d+$")
 MMC_SPECIAL = re.compile(r"^mmcblk\d+(boot\d+|rpmb)$")
 _HEX_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
+# blkid -p exit code for an "ambivalent" result: more than one signature, none of them sure.
+BLKID_AMBIVALENT = 8
+SAMPLE_BYTES = 64 << 10
+SPREAD_SAMPLES = 64
+
+IN_USE, DATA, UNFIT = "in_use", "data", "unfit"
+# code -> (kind, what the user can do about it; {path} is the device). One table for discovery, plan and guard.
+CODES: dict[str, tuple[str, str]] = {
+    # in use: never wiped, allow_wipe cannot override
+    "mounted": (IN_USE, "unmount it (findmnt {path})"),
+    "mounted_elsewhere": (IN_USE, "unmount it in that mount namespace (findmnt -N <pid> {path})"),
+    "swap": (IN_USE, "swapoff it and remove it from /etc/fstab"),
+    "held": (IN_USE, "stop what is built on it (lsblk {path}; vgchange -an, dmsetup remove, mdadm --stop)"),
+    "held_by_osd": (IN_USE, "stop and destroy that OSD first (ceph-volume lvm zap --destroy), if it must go"),
+    "open_exclusive": (IN_USE, "find and stop the program holding it (fuser -v {path}; lsof {path})"),
+    "loop_backing": (IN_USE, "detach the loop device on top of it (losetup -j {path}; losetup -d)"),
+    "shared_backing": (IN_USE, "detach the other loop device(s) on its backing file (losetup -j <file>; losetup -d)"),
+    # holds data: wiped only when listed in allow_wipe
+    "fs_signature": (DATA, ""),
+    "md_signature": (DATA, ""),
+    "lvm_pv": (DATA, ""),
+    "ceph_osd": (DATA, ""),
+    "part_table": (DATA, ""),
+    "partitions": (DATA, ""),
+    "signature": (DATA, ""),
+    "gpt_header": (DATA, ""),
+    "nonzero_data": (DATA, ""),
+    # unfit: a wipe does not help
+    "loop": (UNFIT, "set ciab_osd_policy.include_loop: true (sandbox and CI only)"),
+    "size_zero": (UNFIT, "check the device (no medium in a card reader, a failed or detached disk: lsblk {path})"),
+    "read_only": (UNFIT, "make it writable (blockdev --setrw {path}, or the controller's write protection)"),
+    "removable": (UNFIT, "removable devices do not become OSDs; use a fixed disk"),
+    "no_device_node": (UNFIT, "run discovery where the device node exists (pass the device into the container)"),
+    "probe_failed": (UNFIT, "look at it yourself (blkid -p {path}; wipefs -n {path}) and run as root"),
+    "probe_ambivalent": (
+        UNFIT,
+        "list its signatures with wipefs -n {path}; if nothing on it is needed, remove them (wipefs --all {path})",
+    ),
+    "unverified": (UNFIT, "run as root (become: true) so the device can be opened and read"),
+    "unknown": (UNFIT, "re-run discovery (ciab.box.disk_facts) so the reason carries a code"),
+}
+
+
+# An OSD is held by its own ceph-volume logical volume and opened by its own daemon: adopting it is not a wipe.
+ADOPT_TOLERATES = ("held_by_osd", "open_exclusive")
+
+
+def finding(code: str, text: str, device: str | None = None) -> dict[str, str | None]:
+    """One reason a disk is not eligible: ``kind`` comes from :data:`CODES` (unknown codes are ``unfit``);
+    ``device`` is the disk or partition it concerns (null: the whole disk)."""
+    return {"code": code, "kind": kind_of({"code": code}), "text": text, "device": device}
+
+
+def kind_of(item: Mapping[str, object]) -> str:
+    """The kind of a finding, looked up by its code: a finding cannot declare itself wipeable."""
+    return CODES.get(str(item.get("code")), (UNFIT, ""))[0]
+
+
+def of_kind(findings: Iterable[Mapping[str, object]], *kinds: str) -> list[Mapping[str, object]]:
+    return [item for item in findings if kind_of(item) in kinds]
+
+
+def remedies(findings: Iterable[Mapping[str, object]], path: str) -> list[str]:
+    """What the user can do about ``findings`` (in use / unfit ones), each once, in order."""
+    out: list[str] = []
+    for item in findings:
+        text = CODES.get(str(item.get("code")), CODES["unknown"])[1].replace("{path}", path)
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def findings_of(disk: Mapping[str, object]) -> list[Mapping[str, object]]:
+    """A disk's findings; facts without them (an older discovery) get one ``unknown`` finding per reason."""
+    found = disk.get("findings")
+    if isinstance(found, list):
+        return [item for item in found if isinstance(item, Mapping)]
+    return [finding("unknown", str(reason)) for reason in disk.get("reasons") or []]
 
 
 class _Context:
     """Tables shared by all disks of one discovery run, read once."""
 
-    def __init__(self, src: Root, runner: Runner, warn: Callable[[str], None] | None) -> None:
+    def __init__(
+        self, src: Root, runner: Runner, warn: Callable[[str], None] | None, probe: BlockProbe | None = None
+    ) -> None:
         self.src = src
         self.runner = runner
+        self.probe = probe
         self.warn = warn or (lambda _msg: None)
         self.block = src.listdir("/sys/block")
         self.mounts = src.mounts()
+        self.foreign_mounts = src.foreign_mounts()
         self.swaps = src.swaps()
+        self.backed_by: dict[str, list[str]] = {}  # maj:min of a block device -> loop devices on top of it
+        self.loop_files: dict[object, list[str]] = {}  # backing file identity -> loop devices attached to it
+        self.loop_key: dict[str, object] = {}
+        for name in self.block:
+            if name.startswith("loop"):
+                self._loop(name)
         self.by_id: dict[str, list[str]] = {}
         for link in src.listdir("/dev/disk/by-id"):
             target = src.readlink(f"/dev/disk/by-id/{link}")
             if target:
                 self.by_id.setdefault(os.path.basename(target), []).append(f"/dev/disk/by-id/{link}")
         self._subsystems: dict[str, str] | None = None
+
+    def _loop(self, name: str) -> None:
+        backing = self.src.read_str(f"/sys/block/{name}/loop/backing_file")
+        if not backing:
+            return
+        path = backing.removesuffix(" (deleted)")
+        majmin = self.src.majmin_of(path)
+        if majmin:
+            self.backed_by.setdefault(majmin, []).append(name)
+            key: object = ("dev", majmin)
+        else:
+            try:  # one file under two names (a hard link, a bind mount) is still one file
+                info = os.stat(self.src.join(path))
+                key = ("inode", info.st_dev, info.st_ino)
+            except OSError:
+                key = ("path", path)
+        self.loop_key[name] = key
+        self.loop_files.setdefault(key, []).append(name)
 
     def nvme_subsystem_of(self, controller: str) -> str | None:
         if self._subsystems is None:
@@ -64,14 +189,19 @@ def discover_disks(
     runner: Runner | None = None,
     include_loop: bool = False,
     warn: Callable[[str], None] | None = None,
+    probe: BlockProbe | None = None,
 ) -> list[dict]:
     """Whole block devices of the node under ``root`` as fact dicts (see the ciab_disks schema).
 
     ``include_loop`` makes loop devices with a backing file eligible (the sandbox uses loop files);
-    they are reported either way. ``warn`` receives one message per command that failed.
+    they are reported either way. ``warn`` receives one message per command that failed. ``probe`` opens
+    devices (exclusive open, content samples); default: the live probe for root ``/``, none for a captured
+    tree, and none while capturing (a capture holds no disk contents, so its replay must not depend on them).
     """
     src = as_root(root)
-    ctx = _Context(src, runner or default_runner(src.root), warn)
+    if probe is None and src.journal is None:
+        probe = default_probe(src.root)
+    ctx = _Context(src, runner or default_runner(src.root), warn, probe)
     disks = []
     for name in ctx.block:
         if name.startswith(SKIPPED_PREFIXES) or NVME_PATH.match(name) or MMC_SPECIAL.match(name):
@@ -138,11 +268,13 @@ def _disk(ctx: _Context, name: str, include_loop: bool) -> dict | None:
         "free_bytes": 0,
         "eligible_for_osd": False,
         "reasons": [],
+        "findings": [],
     }
     disk["free_bytes"] = _free_bytes(disk)
     if src.root == "/" and not os.path.exists(disk["path"]):
         # sysfs is not namespaced: a container sees every disk of its host but only the device nodes passed in.
-        disk["reasons"].append(f"no device node {disk['path']} on this system (a host disk seen from a container?)")
+        text = f"no device node {disk['path']} on this system (a host disk seen from a container?)"
+        disk["findings"].append(finding("no_device_node", text))
     _judge(ctx, disk, majmin, signature, probe_error, include_loop=include_loop)
     return disk
 
@@ -284,7 +416,7 @@ def _transport(src: Root, name: str, sys: str, devpath: str, props: dict[str, st
 
 
 # -- signatures, partitions, holders -------------------------------------------------------------
-def _signature(ctx: _Context, name: str, udev: UdevEntry | None) -> tuple[dict, str | None]:
+def _signature(ctx: _Context, name: str, udev: UdevEntry | None) -> tuple[dict, tuple[int, str] | None]:
     """Filesystem/partition-table signature: udev's probe when it has one, else ``blkid -p``."""
     if udev is not None:
         props = udev.props
@@ -301,7 +433,7 @@ def _signature(ctx: _Context, name: str, udev: UdevEntry | None) -> tuple[dict, 
         detail = stderr[0] if stderr else "no output"
         error = f"blkid rc={result.rc}: {detail}"
         ctx.warn(f"could not probe /dev/{name} for signatures ({error})")
-        return {}, error
+        return {}, (result.rc, error)
     values = dict(line.partition("=")[::2] for line in result.stdout.splitlines() if "=" in line)
     return {
         "fs_type": values.get("TYPE") or None,
@@ -391,39 +523,57 @@ def _mounted(mountpoints: list[str]) -> str:
 
 
 class _Usage:
-    """What sits on a disk's stack (mounts, swap, holders, LVM, Ceph), as reasons and flags."""
+    """What sits on a disk's stack (mounts in any namespace, swap, holders, LVM, Ceph), as findings and flags."""
 
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
+    def __init__(self, ctx: _Context) -> None:
+        self.ctx = ctx
+        self.findings: list[dict[str, str | None]] = []
         self.system = False
         self.lvm: list[str] = []
         self.ceph = False
         self.osd_fsid: str | None = None
 
-    def used(self, name: str, mountpoints: list[str], swap: bool, below: str | None = None) -> None:
+    def used(self, name: str, majmin: str | None, mountpoints: list[str], below: str | None = None) -> None:
         where = f"{name} on top of {below}" if below else name
+        on_top = f" on top of {below}" if below else ""
+        layer = below or name
         if mountpoints:
-            on_top = f" on top of {below}" if below else ""
-            self.reasons.append(f"has mounted filesystem on {name} ({_mounted(mountpoints)}){on_top}")
+            text = f"has mounted filesystem on {name} ({_mounted(mountpoints)}){on_top}"
+            self.findings.append(finding("mounted", text, layer))
             self.system = self.system or any(m in SYSTEM_MOUNTS for m in mountpoints)
-        if swap:
-            self.reasons.append(f"is active swap ({where})")
+        elsewhere = self.ctx.foreign_mounts.get(majmin or "", [])
+        if elsewhere:
+            text = f"is mounted in another mount namespace: {name} at {_mounted(elsewhere)}{on_top}"
+            self.findings.append(finding("mounted_elsewhere", text, layer))
+        if majmin in self.ctx.swaps:
+            self.findings.append(finding("swap", f"is active swap ({where})", layer))
             self.system = True
+        loops = self.ctx.backed_by.get(majmin or "", [])
+        if loops:
+            text = f"is the backing device of {', '.join(loops)} ({where})"
+            self.findings.append(finding("loop_backing", text, layer))
 
     def held(self, name: str, holder: dict) -> None:
+        src = self.ctx.src
         if holder["kind"] == "lvm":
             if name not in self.lvm:
                 self.lvm.append(name)
+            if _ceph_lvm_osd_fsid(src.read_str(f"/sys/block/{holder['name']}/dm/name")):
+                text = f"is held by its Ceph OSD logical volume {holder['name']} ({name})"
+                self.findings.append(finding("held_by_osd", text, name))
+            else:
+                text = f"is held by LVM logical volume {holder['name']} ({name})"
+                self.findings.append(finding("held", text, name))
         elif holder["kind"] == "md":
-            self.reasons.append(f"is a member of md RAID {holder['name']} ({name})")
+            self.findings.append(finding("held", f"is a member of md RAID {holder['name']} ({name})", name))
         else:
-            self.reasons.append(f"is held by {holder['name']} ({name})")
+            self.findings.append(finding("held", f"is held by {holder['name']} ({name})", name))
 
 
 def _usage(ctx: _Context, disk: dict, majmin: str | None, fs_uuid: str | None) -> _Usage:
     """Walk the disk, its partitions and every device stacked on them."""
     src = ctx.src
-    usage = _Usage()
+    usage = _Usage(ctx)
     usage.ceph = disk["fs_type"] == "ceph_bluestore"
     usage.osd_fsid = fs_uuid if usage.ceph else None
     layers = [(disk["name"], majmin, disk["fs_type"], disk["mountpoints"], disk["holders"])]
@@ -434,7 +584,7 @@ def _usage(ctx: _Context, disk: dict, majmin: str | None, fs_uuid: str | None) -
         if fs_type == "LVM2_member":
             usage.lvm.append(name)
         usage.ceph = usage.ceph or fs_type == "ceph_bluestore"
-        usage.used(name, mountpoints, layer_majmin in ctx.swaps)
+        usage.used(name, layer_majmin, mountpoints)
         for holder in holders:
             usage.held(name, holder)
         for upper in _stack(src, holders):
@@ -442,41 +592,155 @@ def _usage(ctx: _Context, disk: dict, majmin: str | None, fs_uuid: str | None) -
             if fsid:
                 usage.ceph, usage.osd_fsid = True, fsid
             upper_majmin = src.read_str(f"/sys/block/{upper}/dev") or ""
-            usage.used(upper, ctx.mounts.get(upper_majmin, []), upper_majmin in ctx.swaps, below=name)
+            usage.used(upper, upper_majmin, ctx.mounts.get(upper_majmin, []), below=name)
     return usage
 
 
 def _judge(
-    ctx: _Context, disk: dict, majmin: str | None, signature: dict, probe_error: str | None, **opts: bool
+    ctx: _Context,
+    disk: dict,
+    majmin: str | None,
+    signature: dict,
+    probe_error: tuple[int, str] | None,
+    **opts: bool,
 ) -> None:
-    """Fill system, ceph_osd, reasons and eligible_for_osd."""
-    reasons: list[str] = disk["reasons"]
+    """Fill system, ceph_osd, findings, reasons and eligible_for_osd."""
+    findings: list[dict[str, str | None]] = disk["findings"]
+    name = disk["name"]
     if disk["transport"] == "loop" and not opts.get("include_loop"):
-        reasons.append("is a loop device")
+        findings.append(finding("loop", "is a loop device", name))
     if disk["size_bytes"] == 0:
-        reasons.append("size 0")
+        findings.append(finding("size_zero", "size 0", name))
     if disk["read_only"]:
-        reasons.append("is read-only")
+        findings.append(finding("read_only", "is read-only", name))
     if disk["removable"] or disk["transport"] == "usb":
-        reasons.append(f"is removable ({disk['transport']})")
+        findings.append(finding("removable", f"is removable ({disk['transport']})", name))
     usage = _usage(ctx, disk, majmin, signature.get("fs_uuid"))
-    reasons.extend(usage.reasons)
-    if usage.lvm == [disk["name"]]:
-        reasons.append("is an LVM physical volume")
+    findings.extend(usage.findings)
+    others = [n for n in ctx.loop_files.get(ctx.loop_key.get(name), []) if n != name]
+    if others:
+        text = (
+            f"its backing file {disk['loop_backing_file']} is also attached to {', '.join(others)} "
+            "(two OSDs on one file would overwrite each other)"
+        )
+        findings.append(finding("shared_backing", text, name))
+    findings.extend(_holds(disk, usage))
+    if probe_error:
+        code = "probe_ambivalent" if probe_error[0] == BLKID_AMBIVALENT else "probe_failed"
+        findings.append(finding(code, f"could not probe signatures ({probe_error[1]})", name))
+    if ctx.probe is not None and not of_kind(findings, IN_USE) and not _has(findings, "no_device_node"):
+        findings.extend(exclusive_findings(ctx.probe, disk["path"], name))
+    if ctx.probe is not None and disk["size_bytes"] and not _has(findings, *_SKIP_CONTENT):
+        findings.extend(_content(ctx, ctx.probe, disk))
+    disk["system"] = usage.system
+    disk["reasons"] = [item["text"] for item in findings]
+    disk["eligible_for_osd"] = not findings
+
+
+def _holds(disk: dict, usage: _Usage) -> list[dict[str, str | None]]:
+    """What discovery's signatures say the disk holds (all of kind data); sets ceph_osd."""
+    name = disk["name"]
+    out = []
+    if usage.lvm == [name]:
+        out.append(finding("lvm_pv", "is an LVM physical volume", name))
     elif usage.lvm:
-        reasons.append(f"is an LVM physical volume ({', '.join(usage.lvm)})")
+        out.append(finding("lvm_pv", f"is an LVM physical volume ({', '.join(usage.lvm)})", name))
     if usage.ceph:
         disk["ceph_osd"] = {"osd_fsid": usage.osd_fsid, "cluster_fsid": None}
-        reasons.append(f"already a Ceph OSD (osd_fsid {usage.osd_fsid or 'unknown'})")
+        out.append(finding("ceph_osd", f"already a Ceph OSD (osd_fsid {usage.osd_fsid or 'unknown'})", name))
     if disk["fs_type"] == "linux_raid_member":
-        reasons.append("carries an md RAID member signature")
+        out.append(finding("md_signature", "carries an md RAID member signature", name))
     elif disk["fs_type"] and disk["fs_type"] not in ("LVM2_member", "ceph_bluestore"):
-        reasons.append(f"carries {disk['fs_type']} filesystem signature")
+        out.append(finding("fs_signature", f"carries {disk['fs_type']} filesystem signature", name))
+    parts = ", ".join(p["name"] + (f" ({p['fs_type']})" if p["fs_type"] else "") for p in disk["partitions"])
     if disk["part_table"]:
-        reasons.append(f"has a partition table ({disk['part_table']})")
+        text = f"has a partition table ({disk['part_table']})" + (f" with {parts}" if parts else "")
+        out.append(finding("part_table", text, name))
     elif disk["partitions"]:
-        reasons.append("has partitions")
-    if probe_error:
-        reasons.append(f"could not probe signatures ({probe_error})")
-    disk["system"] = usage.system
-    disk["eligible_for_osd"] = not reasons
+        out.append(finding("partitions", f"has partitions {parts}", name))
+    return out
+
+
+# A disk already in use, holding data, or that cannot be read is not sampled: the verdict would not change.
+_SKIP_CONTENT = (
+    *(code for code, (kind, _) in CODES.items() if kind in (IN_USE, DATA)),
+    "no_device_node",
+    "probe_failed",
+    "probe_ambivalent",
+    "unverified",
+)
+
+
+def _has(findings: list[dict[str, str | None]], *codes: str) -> bool:
+    return any(item["code"] in codes for item in findings)
+
+
+def exclusive_findings(probe: BlockProbe, path: str, device: str) -> list[dict[str, str | None]]:
+    """In use in a way no table shows (a mount in a namespace we cannot read, an exclusive opener)."""
+    error = probe.exclusive(path)
+    if error is None:
+        return []
+    if error.errno == errno.EBUSY:
+        text = (
+            "is in use: it cannot be opened exclusively (a program holds it open, or it is mounted in a mount "
+            "namespace this host does not show)"
+        )
+        return [finding("open_exclusive", text, device)]
+    return [finding("unverified", f"could not open it to check it is unused ({error.strerror or error})", device)]
+
+
+def _content(ctx: _Context, probe: BlockProbe, disk: dict) -> list[dict[str, str | None]]:
+    """Is the disk provably blank? Every signature wipefs knows, GPT headers, then a sampled read."""
+    path, size, name = disk["path"], disk["size_bytes"], disk["name"]
+    result = ctx.runner.run(["wipefs", "--no-act", "--json", path])
+    signatures = None
+    if result.rc == 0:
+        try:
+            signatures = json.loads(result.stdout or "{}").get("signatures") or []
+        except (ValueError, AttributeError):
+            signatures = None
+    if signatures is None:
+        detail = (result.stderr.strip().splitlines() or ["no usable output"])[0]
+        return [finding("probe_failed", f"could not list its signatures (wipefs rc={result.rc}: {detail})", name)]
+    out = [
+        finding("signature", f"carries a {sig.get('type')} signature at byte offset {sig.get('offset')} (wipefs)", name)
+        for sig in signatures
+        if isinstance(sig, dict)
+    ]
+    lbs = int(disk["logical_block_size"] or SECTOR)
+    headers = {SECTOR: "primary", lbs: "primary", size - SECTOR: "backup", size - lbs: "backup"}
+    for offset, which in sorted(headers.items()):
+        data = probe.read(path, offset, 8)
+        if isinstance(data, OSError):
+            return [*out, _unreadable(data, name)]
+        if data == b"EFI PART":
+            text = f"has a {which} GPT header at byte {offset} that blkid does not report (its protective MBR is gone)"
+            out.append(finding("gpt_header", text, name))
+    for offset in sample_offsets(size):
+        data = probe.read(path, offset, SAMPLE_BYTES)
+        if isinstance(data, OSError):
+            return [*out, _unreadable(data, name)]
+        rest = data.lstrip(b"\0")
+        if rest:
+            at = offset + len(data) - len(rest)
+            text = f"is not blank: a sampled read found non-zero data at byte {at}"
+            out.append(finding("nonzero_data", text, name))
+            break
+    return out
+
+
+def _unreadable(error: OSError, device: str) -> dict[str, str | None]:
+    return finding("unverified", f"could not read it to check it is blank ({error.strerror or error})", device)
+
+
+def sample_offsets(size: int) -> list[int]:
+    """Where the content sample reads: the first MiB, every power-of-two MiB (where partitions and filesystem
+    structures start), :data:`SPREAD_SAMPLES` places spread evenly, and the end."""
+    offsets = set(range(0, min(size, MIB), SAMPLE_BYTES))
+    step = MIB
+    while step < size:
+        offsets.add(step)
+        step *= 2
+    offsets |= {size * index // SPREAD_SAMPLES // SAMPLE_BYTES * SAMPLE_BYTES for index in range(SPREAD_SAMPLES)}
+    offsets.add(max(0, size - SAMPLE_BYTES) // SECTOR * SECTOR)
+    return sorted(offsets)

@@ -18,6 +18,7 @@ Node side: Python standard library only.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -267,6 +268,33 @@ class Root:
                     table.setdefault(majmin, set()).add(unescape(fields[1]))
         return {key: sorted(value, key=lambda m: (m.count("/") - (m == "/"), m)) for key, value in table.items()}
 
+    def foreign_mounts(self) -> dict[str, list[str]]:
+        """Mount points per ``maj:min`` in mount namespaces other than ours (containers, ``unshare -m``).
+
+        One /proc/<pid>/mountinfo is read per namespace; a process whose namespace cannot be read (it exited,
+        or we are not root) is skipped, and the exclusive-open check of discovery still sees such a mount.
+        """
+        own = self.readlink("/proc/self/ns/mnt")
+        seen = {own} if own else set()
+        table: dict[str, set[str]] = {}
+        try:
+            # Not through listdir: its journal would record /proc/self as a symlink, and a capture keeps
+            # /proc/self as a directory. A replay lists the pids that were read.
+            pids = sorted((p for p in os.listdir(self.join("/proc")) if p.isdigit()), key=int)
+        except OSError:
+            pids = []
+        for pid in pids:
+            namespace = self.readlink(f"/proc/{pid}/ns/mnt")
+            if namespace is None or namespace in seen:
+                continue
+            seen.add(namespace)
+            for line in (self.read_text(f"/proc/{pid}/mountinfo") or "").splitlines():
+                fields = line.split(" ")
+                if len(fields) >= 5:
+                    where = f"{unescape(fields[4])} in the mount namespace of pid {pid}"
+                    table.setdefault(fields[2], set()).add(where)
+        return {key: sorted(value) for key, value in table.items()}
+
     def swaps(self) -> set[str]:
         """``maj:min`` of every active swap partition or device (swap files are ignored)."""
         active = set()
@@ -326,6 +354,55 @@ def pci_parent(path: str) -> str | None:
 
 def as_root(root: str | Root) -> Root:
     return root if isinstance(root, Root) else Root(root)
+
+
+# -- block device probe seam ---------------------------------------------------------------------
+class BlockProbe(Protocol):
+    """Opens block devices: exclusively (is anyone else using it?) and to read samples of its content."""
+
+    def exclusive(self, path: str) -> OSError | None:
+        """None when ``path`` could be opened exclusively (and was closed again), else the error."""
+        ...
+
+    def read(self, path: str, offset: int, length: int) -> bytes | OSError:
+        """``length`` bytes at ``offset`` (fewer at the end of the device), or the error."""
+        ...
+
+
+class LiveBlockProbe:
+    """Opens this host's device nodes read-only; never writes.
+
+    An exclusive open (``O_EXCL`` on a block device) fails with EBUSY while the kernel has the device claimed:
+    mounted in any mount namespace, active swap, held by device-mapper or md, or opened exclusively by a program
+    (mkfs, another ceph-volume). It is closed at once.
+    """
+
+    def exclusive(self, path: str) -> OSError | None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_EXCL | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            return exc
+        os.close(fd)
+        return None
+
+    def read(self, path: str, offset: int, length: int) -> bytes | OSError:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            return exc
+        try:
+            if not stat.S_ISBLK(os.fstat(fd).st_mode):
+                return OSError(errno.ENOTBLK, os.strerror(errno.ENOTBLK), path)
+            return os.pread(fd, length, offset)
+        except OSError as exc:
+            return exc
+        finally:
+            os.close(fd)
+
+
+def default_probe(root: str) -> LiveBlockProbe | None:
+    """The live probe for the real root; None (no device is opened) for a captured tree, which holds no contents."""
+    return LiveBlockProbe() if os.path.realpath(root) == "/" else None
 
 
 # -- command runner seam -------------------------------------------------------------------------

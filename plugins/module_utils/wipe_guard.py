@@ -8,13 +8,15 @@ plan entry (an element of ``ceph_osd_devices``, as written by ``playbooks/plan.y
 * the device is in the plan,
 * it is still the same disk: the plan's /dev/disk/by-id path still leads to it and its serial matches (a loop
   device, which has neither, is identified by its path and backing file), and
-* it holds nothing: no mount, no holder (LVM, dm, md), no partition table, no filesystem or other signature.
+* it is blank and unused: discovery (:mod:`disks`, the same rule set the plan used) has no finding for it. Live,
+  that means it could be opened exclusively, no mount table of any mount namespace, swap, holder or loop device
+  uses it, and neither blkid, wipefs, a GPT header (primary or backup) nor a sampled read finds anything on it.
 
-A disk that holds signatures or a partition table but is neither mounted, held, read-only nor a system disk is
-wiped first when its serial, one of its by-id paths or (loop devices) its backing file is listed in
-``ceph_allow_wipe``. A BlueStore device whose label names this cluster is adopted (activated, never re-created),
-one of another cluster is refused unless listed. Every refusal names the device, what was found on it and the
-variable to set.
+A disk whose findings are all of kind ``data`` (signatures, partitions, non-zero content) is wiped first when its
+serial, one of its by-id paths or (loop devices) its backing file is listed in ``ceph_allow_wipe``. A finding of
+kind ``in_use`` or ``unfit`` refuses the disk whatever ``ceph_allow_wipe`` says. A BlueStore device whose label
+names this cluster is adopted (activated, never re-created), one of another cluster is refused unless listed.
+Every refusal names the device, what was found on it, the variable to set or the tool that frees it.
 
 Node side: Python standard library only.
 """
@@ -26,8 +28,26 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.ciab.box.plugins.module_utils.disks import MIB, discover_disks
-from ansible_collections.ciab.box.plugins.module_utils.sysfs import Root, Runner, as_root, default_runner
+from ansible_collections.ciab.box.plugins.module_utils.disks import (
+    ADOPT_TOLERATES,
+    IN_USE,
+    MIB,
+    UNFIT,
+    discover_disks,
+    exclusive_findings,
+    finding,
+    findings_of,
+    of_kind,
+    remedies,
+)
+from ansible_collections.ciab.box.plugins.module_utils.sysfs import (
+    BlockProbe,
+    Root,
+    Runner,
+    as_root,
+    default_probe,
+    default_runner,
+)
 
 PLAN_VAR = "ceph_osd_devices"
 ALLOW_VAR = "ceph_allow_wipe"
@@ -36,6 +56,9 @@ WIPE_BYTES = 10 * MIB
 # GPT partition type of a Ceph BlueStore block device.
 CEPH_BLOCK_TYPECODE = "CAFECAFE-9B03-4F30-B4C6-B4B80CEFF106"
 ACTIONS = ("prepare", "wipe_then_prepare", "adopt", "create_partition")
+# What a wipe does not clear: it zeroes the start and the end of the disk, not every sampled place in between
+# (ceph-volume prepare overwrites what it needs).
+WIPE_LEAVES = ("nonzero_data",)
 
 
 class GuardError(Exception):
@@ -56,6 +79,7 @@ def check_device(
     cluster_osds: Sequence[str] | None = None,
     root: str | Root = "/",
     runner: Runner | None = None,
+    probe: BlockProbe | None = None,
 ) -> dict[str, Any]:
     """Re-discover ``device`` and decide what may be done to it; raises :class:`GuardError` to refuse.
 
@@ -63,27 +87,31 @@ def check_device(
     adopted only when its OSD is among them (None: do not check). One that is not (the monitors were made anew
     with a kept fsid) is treated like an OSD of another cluster.
 
-    Returns ``{"device", "disk", "action", "identity", "found", "wipe", "osd", "partition", "notes"}``:
-    ``device`` is the path ceph-volume must use now (the kernel name may have moved since the plan),
-    ``action`` one of :data:`ACTIONS`, ``found`` what is on the device, ``wipe`` the paths to wipe first
-    (partitions before the disk), ``osd`` the BlueStore label of an adopted OSD and ``partition`` the
-    partition to create (``create_partition``).
+    Returns ``{"device", "disk", "size_bytes", "action", "identity", "found", "findings", "wipe", "osd",
+    "partition", "notes"}``: ``device`` is the path ceph-volume must use now (the kernel name may have moved since
+    the plan), ``action`` one of :data:`ACTIONS`, ``found`` what is on the device (texts) and ``findings`` the same
+    with their codes, ``wipe`` the paths to wipe first (partitions before the disk), ``osd`` the BlueStore label of
+    an adopted OSD and ``partition`` the partition to create (``create_partition``). ``probe`` opens devices
+    (default: live for root ``/``, none for a captured tree).
     """
     src = as_root(root)
     run = runner or default_runner(src.root)
+    probe = probe or default_probe(src.root)
     if not cluster_fsid:
         raise GuardError("cluster_fsid is empty: the guard cannot tell this cluster's OSDs from others")
     entry = plan_entry(device, plan)
-    disks = discover_disks(src, run, include_loop=True)
+    disks = discover_disks(src, run, include_loop=True, probe=probe)
     disk, notes = _locate(entry, disks, src)
     ident = _identity(disk, src)
     allowed = bool(_wipe_keys(disk, ident) & {str(key) for key in allow_wipe})
     decision: dict[str, Any] = {
         "device": disk["path"],
         "disk": disk["path"],
+        "size_bytes": disk["size_bytes"],
         "action": "prepare",
         "identity": ident,
         "found": [],
+        "findings": [],
         "wipe": [],
         "osd": None,
         "partition": None,
@@ -91,22 +119,36 @@ def check_device(
     }
     ours = _Ours(cluster_fsid, cluster_osds)
     if entry.get("action") == "create_partition" or entry.get("partition_number"):
-        return _check_partition(entry, disk, decision, ours=ours, run=run)
+        return _check_partition(entry, disk, decision, ours=ours, run=run, probe=probe)
     _check_size(entry, disk, "size_bytes")
-    blockers, wipeable = _findings(disk)
-    if _is_ceph(disk) and not blockers:
+    found = [dict(item) for item in findings_of(disk)]
+    if _is_ceph(disk) and not [f for f in of_kind(found, IN_USE, UNFIT) if f.get("code") not in ADOPT_TOLERATES]:
         osd, error = bluestore_label(disk["path"], run)
         if ours.adopts(osd):
-            decision.update(action="adopt", osd=osd, found=[_describe_osd(osd, "of this cluster")])
+            text = _describe_osd(osd, "of this cluster")
+            decision.update(action="adopt", osd=osd, found=[text], findings=[finding("ceph_osd", text, disk["name"])])
             return decision
-        wipeable.append(ours.describe(osd, error))
-    decision["found"] = blockers + wipeable
-    if not blockers and not wipeable:
+        # The label says more than discovery's "already a Ceph OSD": whose it is.
+        found = [f for f in found if f.get("code") != "ceph_osd"]
+        found.append(finding("ceph_osd", ours.describe(osd, error), disk["name"]))
+    decision.update(found=[str(f.get("text")) for f in found], findings=found)
+    if not found:
         return decision
-    if blockers or not allowed:
-        raise GuardError(_refusal(disk, ident, blockers, wipeable, allowed))
+    if of_kind(found, IN_USE, UNFIT) or not allowed:
+        raise GuardError(_refusal(disk, ident, found, allowed))
     decision.update(action="wipe_then_prepare", wipe=[p["path"] for p in disk["partitions"]] + [disk["path"]])
     return decision
+
+
+def check_wiped(before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+    """After wiping, the device must be blank but for what a wipe leaves (:data:`WIPE_LEAVES`)."""
+    if after.get("action") == "prepare":
+        return
+    left = [f for f in after.get("findings") or [] if f.get("code") not in WIPE_LEAVES]
+    if after.get("action") == "wipe_then_prepare" and not left:
+        return
+    found = "; ".join(str(f.get("text")) for f in left) or ", ".join(after.get("found") or [])
+    raise GuardError(f"{before['device']} still holds {found} after wiping it; nothing else was written")
 
 
 def plan_entry(device: str, plan: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
@@ -155,6 +197,11 @@ def wipe(decision: Mapping[str, Any], runner: Runner) -> list[str]:
     commands = [["wipefs", "--all", "--force", path] for path in targets]
     zero = ["dd", "if=/dev/zero", f"of={targets[-1]}", "bs=1M", f"count={WIPE_BYTES // MIB}", "oflag=direct"]
     commands.append([*zero, "conv=fsync", "status=none"])
+    size = int(decision.get("size_bytes") or 0)
+    if size > WIPE_BYTES:
+        # The backup GPT header sits in the last sectors; wipefs misses it once the protective MBR is gone.
+        tail = ["dd", "if=/dev/zero", f"of={targets[-1]}", "bs=1M", "count=1", f"seek={size - MIB}"]
+        commands.append([*tail, "oflag=direct,seek_bytes", "conv=fsync", "status=none"])
     done = []
     for argv in commands:
         result = runner.run(argv)
@@ -265,44 +312,6 @@ def _check_size(entry: Mapping[str, Any], disk: Mapping[str, Any], key: str) -> 
 
 
 # -- content ---------------------------------------------------------------------------------------
-def _findings(disk: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """(blockers ceph_allow_wipe never overrides, signatures a wipe clears) of a whole disk."""
-    blockers: list[str] = []
-    if disk.get("system"):
-        blockers.append("it is a system disk (it carries /, /boot, /usr, /var or active swap)")
-    if disk.get("read_only"):
-        blockers.append("it is read-only")
-    if disk.get("removable"):
-        blockers.append("it is removable")
-    if not disk.get("size_bytes"):
-        blockers.append("its size is 0")
-    # Signatures unknown (blkid failed or is missing): fail closed, a wipe could not be checked either.
-    blockers.extend(r for r in disk.get("reasons") or [] if str(r).startswith("could not probe"))
-    for layer in [disk, *disk.get("partitions", [])]:
-        blockers.extend(_busy(layer))
-    wipeable: list[str] = []
-    if disk.get("part_table"):
-        wipeable.append(f"a {disk['part_table']} partition table")
-    for part in disk.get("partitions", []):
-        fs = f" with a {part['fs_type']} signature" if part.get("fs_type") else ""
-        wipeable.append(f"partition {part['name']}{fs}")
-    fs_type = disk.get("fs_type")
-    if fs_type == "LVM2_member":
-        wipeable.append("an LVM physical volume signature (LVM2_member)")
-    elif fs_type and fs_type != "ceph_bluestore":
-        wipeable.append(f"an {fs_type} filesystem signature" if fs_type[0] in "aeiou" else f"a {fs_type} signature")
-    return blockers, wipeable
-
-
-def _busy(layer: Mapping[str, Any]) -> list[str]:
-    out = []
-    if layer.get("mountpoints"):
-        out.append(f"{layer['name']} is mounted at {', '.join(layer['mountpoints'])}")
-    for holder in layer.get("holders") or []:
-        out.append(f"{layer['name']} is held by {holder.get('name')} ({holder.get('kind')})")
-    return out
-
-
 def _is_ceph(item: Mapping[str, Any]) -> bool:
     return item.get("fs_type") == "ceph_bluestore" or bool(item.get("ceph_osd"))
 
@@ -332,20 +341,22 @@ class _Ours:
         return _describe_osd(osd, f"of another cluster (fsid {osd['cluster_fsid']})")
 
 
-def _refusal(
-    disk: Mapping[str, Any], ident: Mapping[str, Any], blockers: list[str], wipeable: list[str], allowed: bool
-) -> str:
+def _refusal(disk: Mapping[str, Any], ident: Mapping[str, Any], found: list[dict[str, Any]], allowed: bool) -> str:
     who = ident.get("serial") and f"serial {ident['serial']}"
     who = who or (ident.get("loop_backing_file") and f"loop backing file {ident['loop_backing_file']}")
     who = who or ident.get("by_id") or "no stable identity"
-    found = "; ".join(blockers + wipeable)
-    msg = f"refused {disk['path']} ({who}): found {found}; nothing was written."
-    if blockers:
-        listed = f" even though it is listed in {ALLOW_VAR}" if allowed else ""
+    texts = "; ".join(str(f.get("text")) for f in found)
+    msg = f"refused {disk['path']} ({who}), found: {texts}. Nothing was written."
+    in_use, unfit = of_kind(found, IN_USE), of_kind(found, UNFIT)
+    fixes = "; ".join(remedies(in_use + unfit, disk["path"]))
+    if in_use:
+        listed = f" (being listed in {ALLOW_VAR} does not change that)" if allowed else ""
         return (
-            f"{msg} The guard never wipes a mounted, held, read-only, removable or system disk{listed}: free it "
-            f"first (unmount it, stop what holds it) or take it out of {PLAN_VAR}."
+            f"{msg} It is in use, and the guard never wipes a disk in use{listed}: free it first ({fixes}), or "
+            f"take it out of {PLAN_VAR}."
         )
+    if unfit:
+        return f"{msg} {ALLOW_VAR} cannot help here: {fixes}; or take it out of {PLAN_VAR}."
     return (
         f"{msg} If everything on it may be destroyed, add {_wipe_key(disk, ident)!r} to {ALLOW_VAR} "
         f"(or to ciab_osd_policy.allow_wipe and re-plan); otherwise take it out of {PLAN_VAR}."
@@ -354,7 +365,13 @@ def _refusal(
 
 # -- a new OSD partition on the system disk ---------------------------------------------------------
 def _check_partition(
-    entry: Mapping[str, Any], disk: dict, decision: dict[str, Any], *, ours: _Ours, run: Runner
+    entry: Mapping[str, Any],
+    disk: dict,
+    decision: dict[str, Any],
+    *,
+    ours: _Ours,
+    run: Runner,
+    probe: BlockProbe | None,
 ) -> dict[str, Any]:
     """Plan entries for a partition: ``create_partition`` (free space of the system disk) or an adopted one."""
     number = int(entry.get("partition_number") or 0)
@@ -372,7 +389,12 @@ def _check_partition(
         decision["device"] = decision["partition"]["path"]
         return decision
     decision["device"] = part["path"]
-    blockers = _busy(part)
+    in_use = [f for f in of_kind(findings_of(disk), IN_USE) if f.get("device") == part["name"]]
+    if not in_use and probe is not None:
+        in_use = exclusive_findings(probe, part["path"], part["name"])
+    if _is_ceph(part):  # our own OSD daemon may hold its partition open
+        in_use = [f for f in in_use if f.get("code") not in ADOPT_TOLERATES]
+    blockers = [str(f.get("text")) for f in in_use]
     if not blockers and _is_ceph(part):
         osd, error = bluestore_label(part["path"], run)
         if ours.adopts(osd):

@@ -13,17 +13,22 @@ description:
   - The last check before C(ceph-volume) writes to a device. Discovers the node's disks again (the same code as
     M(ciab.box.disk_facts)) and compares O(device) with its entry in O(plan).
   - Fails unless the device is in O(plan), its C(/dev/disk/by-id) path and serial still match the plan entry (a
-    loop device, which has neither, is identified by its path and backing file), and it holds no mount, holder,
-    partition table or filesystem signature.
-  - A device whose serial, by-id path or loop backing file is listed in O(allow_wipe) and that holds only
-    signatures or a partition table (it is neither mounted, held, read-only, removable nor a system disk) is
-    wiped first with C(wipefs --all) and by zeroing its first 10 MiB; the module then discovers it again and
-    fails unless it is empty.
+    loop device, which has neither, is identified by its path and backing file), and it is blank and unused
+    (it can be opened exclusively; no mount (in any mount namespace), swap, holder or loop device uses it; no
+    other loop device shares its backing file; and neither blkid, C(wipefs), a primary or backup GPT header nor
+    a sampled read finds anything on it).
+  - Each finding has a code and a kind (RV(findings)); the kinds come from one table shared with
+    M(ciab.box.disk_facts) and the P(ciab.box.osd_devices#filter) filter. A device whose findings are all of
+    kind C(data) and whose serial, by-id path or loop backing file is listed in O(allow_wipe) is wiped first
+    with C(wipefs --all) and by zeroing its first 10 MiB and its last MiB (the backup GPT); the module then
+    discovers it again and fails unless only unsampled old data is left. A finding of kind C(in_use) or
+    C(unfit) refuses the device even when it is listed in O(allow_wipe).
+  - Call it for one device right before that device is prepared, not for all devices first.
   - A device whose BlueStore label names O(cluster_fsid) is adopted (RV(action=adopt)), never re-created; one of
     another cluster is refused unless listed in O(allow_wipe).
   - Every failure message names the device, what was found on it and the variable to set.
-  - The node needs only the Python standard library, C(blkid) (when udev has no record of a device), and for
-    BlueStore devices C(ceph-bluestore-tool).
+  - The node needs only the Python standard library, C(wipefs), C(blkid) (when udev has no record of a
+    device), and for BlueStore devices C(ceph-bluestore-tool).
 author:
   - Cloud-in-a-Box developers
 options:
@@ -82,21 +87,22 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Check each planned device right before ceph-volume prepares it
+# osd_device.yml, included once per planned device (loop_var: osd_device): guard, then prepare at once.
+- name: Check the device right before ceph-volume prepares it
   ciab.box.ceph_osd_guard:
-    device: "{{ item.path }}"
+    device: "{{ osd_device.path }}"
     plan: "{{ ceph_osd_devices }}"
     cluster_fsid: "{{ ceph_fsid }}"
     cluster_osds: "{{ (osd_dump.stdout | from_json).osds | map(attribute='uuid') }}"
     allow_wipe: "{{ ceph_allow_wipe }}"
-  loop: "{{ ceph_osd_devices }}"
   register: guard
   become: true
 
-- name: Prepare the devices the guard let through
+- name: Prepare it if the guard let it through
   ansible.builtin.command:
-    argv: [ceph-volume, raw, prepare, --bluestore, --data, "{{ item.device }}"]
-  loop: "{{ guard.results | selectattr('action', 'in', ['prepare', 'wipe_then_prepare']) }}"
+    argv: [ceph-volume, raw, prepare, --bluestore, --data, "{{ guard.device }}"]
+  when: guard.action in ['prepare', 'wipe_then_prepare']
+  become: true
 """
 
 RETURN = r"""
@@ -110,6 +116,10 @@ disk:
   returned: success
   type: str
   sample: /dev/nvme1n1
+size_bytes:
+  description: Size of the whole disk in bytes.
+  returned: success
+  type: int
 action:
   description: What to do with the device.
   returned: success
@@ -134,7 +144,15 @@ found:
   returned: success
   type: list
   elements: str
-  sample: ["an ext4 filesystem signature"]
+  sample: ["carries ext4 filesystem signature"]
+findings:
+  description: >-
+    RV(found) with codes, as M(ciab.box.disk_facts) reports them: C(code), C(kind) (C(in_use), C(data) or
+    C(unfit)), C(text) and C(device) (the disk or partition concerned).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"code": "fs_signature", "kind": "data", "text": "carries ext4 filesystem signature", "device": "sdb"}]
 wipe:
   description: Paths that were (or in check mode would be) wiped, partitions first.
   returned: success
@@ -163,7 +181,7 @@ notes:
 """
 
 from ansible_collections.ciab.box.plugins.module_utils.discovery_module import start
-from ansible_collections.ciab.box.plugins.module_utils.wipe_guard import GuardError, check_device, wipe
+from ansible_collections.ciab.box.plugins.module_utils.wipe_guard import GuardError, check_device, check_wiped, wipe
 
 ARGUMENT_SPEC = {
     "device": {"type": "str", "required": True},
@@ -191,9 +209,7 @@ def main() -> None:
         # Nothing is ever wiped in check mode or on a replayed capture (root other than /).
         if decision["action"] == "wipe_then_prepare" and not module.check_mode and root == "/":
             wiped = wipe(decision, runner)
-            after = check_device(*args, **kwargs)
-            if after["action"] != "prepare":
-                raise GuardError(f"{decision['device']} still holds {'; '.join(after['found'])} after wiping it")
+            check_wiped(decision, check_device(*args, **kwargs))
     except GuardError as exc:
         module.fail_json(msg=str(exc), rc=exc.rc, stderr=exc.stderr, device=params["device"])
     module.exit_json(changed=bool(wiped), wiped=wiped, **decision)

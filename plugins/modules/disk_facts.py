@@ -12,7 +12,11 @@ version_added: "0.1.0"
 description:
   - Reads sysfs, the udev database and the mount tables of the node (under O(root)) and returns one
     fact dict per whole block device, partitions nested, with OSD eligibility and the reasons a disk is
-    not eligible.
+    not eligible (texts, and structured findings with a code).
+  - Eligible means blank and unused. On the live system a disk with no other finding is opened exclusively
+    (read-only) and read; every signature C(wipefs) lists, the primary and backup GPT headers and a sample of
+    its content must show nothing. Mount tables of every mount namespace and loop devices stacked on a disk
+    count as use. A replayed capture holds no disk contents, so those reads are skipped there.
   - When udev has no record of a device, signatures are probed with C(blkid -p -o export) (read-only).
     With a O(root) other than C(/), command outputs are replayed from the capture tree instead.
   - RAM disks, zram, device-mapper, md, optical, floppy and nbd devices, hidden NVMe multipath paths and
@@ -41,8 +45,8 @@ attributes:
   facts:
     support: full
 notes:
-  - Run with become so C(blkid) can open the devices; without it signatures may be unknown and the
-    affected disks are reported ineligible with the reason C(could not probe signatures).
+  - Run with become so C(blkid) and the content checks can open the devices; without it signatures may be
+    unknown and the affected disks are reported ineligible (codes C(probe_failed), C(unverified)).
 seealso:
   - module: ciab.box.nic_facts
   - module: ciab.box.hardware_capture
@@ -184,10 +188,38 @@ ansible_facts:
           description: The whole disk may be given to Ceph as a new OSD.
           type: bool
         reasons:
-          description: Why the disk is not eligible; empty when it is.
+          description: Why the disk is not eligible (the texts of the C(findings)); empty when it is.
           type: list
           elements: str
-          sample: ["has mounted filesystem on nvme0n1p2 (/)", "has a partition table (gpt)"]
+          sample: ["has mounted filesystem on nvme0n1p2 (/)", "has a partition table (gpt) with nvme0n1p1 (vfat)"]
+        findings:
+          description:
+            - Why the disk is not eligible, structured; decisions use C(code), never the text.
+            - C(kind) V(in_use) (never wiped, allow_wipe cannot override), V(data) (wiped only when listed in
+              allow_wipe) or V(unfit) (a wipe does not help), from the code table shared with the plan filter and
+              the OSD guard.
+            - "Codes: in_use: mounted, mounted_elsewhere (another mount namespace), swap, held, held_by_osd,
+              open_exclusive, loop_backing, shared_backing; data: fs_signature, md_signature, lvm_pv, ceph_osd,
+              part_table, partitions, signature (wipefs), gpt_header, nonzero_data (sampled read); unfit: loop,
+              size_zero, read_only, removable, no_device_node, probe_failed, probe_ambivalent, unverified."
+          type: list
+          elements: dict
+          contains:
+            code:
+              description: What was found.
+              type: str
+            kind:
+              description: The kind of the code.
+              type: str
+              choices: [in_use, data, unfit]
+            text:
+              description: The same as the matching entry of C(reasons).
+              type: str
+            device:
+              description: The disk or partition concerned; null when not tied to one.
+              type: str
+          sample: [{"code": "mounted", "kind": "in_use", "text": "has mounted filesystem on nvme0n1p2 (/)",
+                    "device": "nvme0n1p2"}]
 """
 
 

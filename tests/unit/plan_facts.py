@@ -15,13 +15,19 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ansible_collections.ciab.box.plugins.module_utils.disks import finding
+
 GB = 10**9
 GIB = 1024**3
 MIB = 1024**2
 
 
 def disk(name: str, size_bytes: int, transport: str = "nvme", serial: str | None = None, **overrides: Any) -> dict:
-    """A whole disk as ciab.box.disk_facts reports it: empty and eligible unless overridden."""
+    """A whole disk as ciab.box.disk_facts reports it: empty and eligible unless overridden.
+
+    ``findings`` is a list of (code, text); reasons and eligible_for_osd follow from it.
+    """
+    found = [finding(code, text) for code, text in overrides.pop("findings", [])]
     by_id = overrides.pop("by_id", None)
     if by_id is None:
         by_id = [f"/dev/disk/by-id/{transport}-MODEL_{serial}"] if serial else []
@@ -55,8 +61,9 @@ def disk(name: str, size_bytes: int, transport: str = "nvme", serial: str | None
         "ceph_osd": None,
         "system": False,
         "free_bytes": 0,
-        "eligible_for_osd": True,
-        "reasons": [],
+        "eligible_for_osd": not found,
+        "reasons": [item["text"] for item in found],
+        "findings": found,
     }
     facts.update(overrides)
     return facts
@@ -157,11 +164,11 @@ REFERENCE_BOX_DISKS = [
         system=True,
         free_bytes=REF_FREE_BYTES,
         eligible_for_osd=False,
-        reasons=[
-            "has mounted filesystem on nvme0n1p1 (/boot/efi)",
-            "has mounted filesystem on nvme0n1p2 (/boot)",
-            "has mounted filesystem on nvme0n1p3 (/)",
-            "has a partition table (gpt)",
+        findings=[
+            ("mounted", "has mounted filesystem on nvme0n1p1 (/boot/efi)"),
+            ("mounted", "has mounted filesystem on nvme0n1p2 (/boot)"),
+            ("mounted", "has mounted filesystem on nvme0n1p3 (/)"),
+            ("part_table", "has a partition table (gpt)"),
         ],
     ),
     disk(
@@ -215,11 +222,11 @@ SATA_SERVER_DISKS = [
         system=True,
         free_bytes=0,
         eligible_for_osd=False,
-        reasons=[
-            "has mounted filesystem on sda1 (/boot/efi)",
-            "has mounted filesystem on dm-0 (/) on top of sda2",
-            "is an LVM physical volume (sda2)",
-            "has a partition table (gpt)",
+        findings=[
+            ("mounted", "has mounted filesystem on sda1 (/boot/efi)"),
+            ("mounted", "has mounted filesystem on dm-0 (/) on top of sda2"),
+            ("lvm_pv", "is an LVM physical volume (sda2)"),
+            ("part_table", "has a partition table (gpt)"),
         ],
     ),
     disk("sdb", 960 * GB, transport="sata", serial="S4XXNA0M000002"),
@@ -231,7 +238,7 @@ SATA_SERVER_DISKS = [
         rotational=True,
         fs_type="ext4",
         eligible_for_osd=False,
-        reasons=["carries ext4 filesystem signature"],
+        findings=[("fs_signature", "carries ext4 filesystem signature")],
     ),
     disk(
         "sdd",
@@ -240,7 +247,7 @@ SATA_SERVER_DISKS = [
         serial="4C530001230918",
         removable=True,
         eligible_for_osd=False,
-        reasons=["is removable (usb)"],
+        findings=[("removable", "is removable (usb)")],
     ),
 ]
 SATA_SERVER_NICS = [
@@ -275,7 +282,7 @@ VM_DISKS = [
         system=True,
         free_bytes=0,
         eligible_for_osd=False,
-        reasons=["has mounted filesystem on vda1 (/)", "has a partition table (gpt)"],
+        findings=[("mounted", "has mounted filesystem on vda1 (/)"), ("part_table", "has a partition table (gpt)")],
     ),
     disk("vdb", 200 * GIB, transport="virtio", serial=None, by_id=[]),
     disk("vdc", 120 * GIB, transport="virtio", serial="ceph-osd-1", by_id=["/dev/disk/by-id/virtio-ceph-osd-1"]),

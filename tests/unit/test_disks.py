@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import treebuilder
-from ansible_collections.ciab.box.plugins.module_utils.disks import discover_disks
+from ansible_collections.ciab.box.plugins.module_utils.disks import CODES, discover_disks
 from ansible_collections.ciab.box.plugins.module_utils.sysfs import CapturedRunner, CommandResult, LiveRunner
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -16,7 +16,7 @@ DISK_KEYS = {
     "name", "path", "kind", "by_id", "by_id_preferred", "wwn", "eui", "serial", "model", "vendor", "firmware",
     "transport", "size_bytes", "rotational", "removable", "read_only", "logical_block_size", "physical_block_size",
     "numa_node", "pci_address", "nvme", "loop_backing_file", "partitions", "holders", "mountpoints", "fs_type",
-    "part_table", "ceph_osd", "system", "free_bytes", "eligible_for_osd", "reasons",
+    "part_table", "ceph_osd", "system", "free_bytes", "eligible_for_osd", "reasons", "findings",
 }  # fmt: skip
 PARTITION_KEYS = {"name", "path", "number", "start_bytes", "size_bytes", "fs_type", "mountpoints", "holders"}
 TRANSPORTS = {"nvme", "sata", "sas", "scsi", "virtio", "usb", "loop", "mmc", "unknown"}
@@ -50,6 +50,9 @@ def test_schema_of_every_captured_machine(machine):
         assert disk["free_bytes"] % MIB == 0
         assert isinstance(disk["reasons"], list)
         assert disk["eligible_for_osd"] is (not disk["reasons"])
+        # one finding per reason, with a known code; its kind comes from the shared table
+        assert [f["text"] for f in disk["findings"]] == disk["reasons"]
+        assert all(f["code"] in CODES and f["kind"] == CODES[f["code"]][0] for f in disk["findings"])
         assert disk["logical_block_size"] in (512, 4096)
         assert all(link.startswith("/dev/disk/by-id/") for link in disk["by_id"])
         for part in disk["partitions"]:
@@ -90,7 +93,7 @@ def test_reference_box_system_disk_is_not_eligible_but_has_free_space():
     assert disk["system"] is True
     assert "has mounted filesystem on nvme0n1p2 (/)" in disk["reasons"]
     assert "has mounted filesystem on nvme0n1p1 (/boot/efi)" in disk["reasons"]
-    assert "has a partition table (gpt)" in disk["reasons"]
+    assert "has a partition table (gpt) with nvme0n1p1 (vfat), nvme0n1p2 (ext4)" in disk["reasons"]
     assert disk["part_table"] == "gpt"
     p1, p2 = disk["partitions"]
     assert (p1["name"], p1["number"], p1["start_bytes"], p1["size_bytes"]) == ("nvme0n1p1", 1, MIB, 512 * MIB)

@@ -158,7 +158,10 @@ def test_allow_wipe_never_wipes_a_mounted_or_held_disk():
             fs_type="xfs",
             mountpoints=["/srv"],
             eligible_for_osd=False,
-            reasons=["has mounted filesystem on sde (/srv)", "carries xfs filesystem signature"],
+            findings=[
+                ("mounted", "has mounted filesystem on sde (/srv)"),
+                ("fs_signature", "carries xfs filesystem signature"),
+            ],
         ),
         disk(
             "sdf",
@@ -168,17 +171,21 @@ def test_allow_wipe_never_wipes_a_mounted_or_held_disk():
             fs_type="LVM2_member",
             holders=[{"name": "dm-3", "kind": "lvm"}],
             eligible_for_osd=False,
-            reasons=["is an LVM physical volume"],
+            findings=[("held", "is held by LVM logical volume dm-3 (sdf)"), ("lvm_pv", "is an LVM physical volume")],
         ),
     ]
     plan = select_osd_devices(disks, {"allow_wipe": ["MOUNTED1", "HELD1"]})
     assert plan["devices"] == []
     sde, sdf = plan["rejected"]
     assert sde["reasons"][-1] == (
-        "listed in ciab_osd_policy.allow_wipe but not wiped: it is mounted at /srv; "
-        "wiping does not clear 'has mounted filesystem on sde (/srv)'"
+        "listed in ciab_osd_policy.allow_wipe but not wiped: it is in use (has mounted filesystem on sde (/srv))"
     )
-    assert sdf["reasons"][-1] == "listed in ciab_osd_policy.allow_wipe but not wiped: it is held by dm-3"
+    assert sdf["reasons"][-1] == (
+        "listed in ciab_osd_policy.allow_wipe but not wiped: it is in use (is held by LVM logical volume dm-3 (sdf))"
+    )
+    # the decision is taken on codes: the same texts under a data code would be wiped
+    assert [f["code"] for f in sde["findings"]] == ["mounted", "fs_signature"]
+    assert sde["findings"][0]["kind"] == "in_use"
 
 
 def test_allow_wipe_fails_closed_on_unknown_reasons():
@@ -189,13 +196,16 @@ def test_allow_wipe_fails_closed_on_unknown_reasons():
             transport="sata",
             serial="RAID1",
             eligible_for_osd=False,
-            reasons=["could not probe signatures (blkid rc=2: Operation not permitted)"],
+            findings=[("probe_failed", "could not probe signatures (blkid rc=2: Operation not permitted)")],
         )
     ]
     plan = select_osd_devices(disks, {"allow_wipe": ["RAID1"]})
     assert plan["devices"] == []
     assert "wiping does not clear 'could not probe signatures" in plan["rejected"][0]["reasons"][-1]
-    assert "hint" not in plan["rejected"][0]
+    # allow_wipe cannot help: the hint names the tool instead
+    assert plan["rejected"][0]["hint"] == (
+        "allow_wipe cannot help: look at it yourself (blkid -p /dev/sdg; wipefs -n /dev/sdg) and run as root"
+    )
 
 
 def test_include_selects_only_the_listed_disks():
@@ -259,7 +269,7 @@ def test_existing_raw_bluestore_disk_is_adopted():
         fs_type="ceph_bluestore",
         ceph_osd={"osd_fsid": "0b7c-fsid", "cluster_fsid": None},
         eligible_for_osd=False,
-        reasons=["already a Ceph OSD (osd_fsid 0b7c-fsid)"],
+        findings=[("ceph_osd", "already a Ceph OSD (osd_fsid 0b7c-fsid)")],
     )
     plan = select_osd_devices([osd], {})
     assert plan["devices"][0]["action"] == "adopt"
@@ -277,15 +287,21 @@ def test_existing_lvm_osd_is_adopted_but_not_wiped_while_held():
         holders=[{"name": "dm-5", "kind": "lvm"}],
         ceph_osd={"osd_fsid": "5e1d-fsid", "cluster_fsid": None},
         eligible_for_osd=False,
-        reasons=["is an LVM physical volume", "already a Ceph OSD (osd_fsid 5e1d-fsid)"],
+        findings=[
+            ("held_by_osd", "is held by its Ceph OSD logical volume dm-5 (sdh)"),
+            ("lvm_pv", "is an LVM physical volume"),
+            ("ceph_osd", "already a Ceph OSD (osd_fsid 5e1d-fsid)"),
+        ],
     )
     assert select_osd_devices([fresh(osd)], {})["devices"][0]["action"] == "adopt"
     plan = select_osd_devices([fresh(osd)], {"allow_wipe": ["OSD2"]})
     assert plan["devices"] == []
-    assert (
-        plan["rejected"][0]["reasons"][-1] == "listed in ciab_osd_policy.allow_wipe but not wiped: it is held by dm-5"
+    assert plan["rejected"][0]["reasons"][-1] == (
+        "listed in ciab_osd_policy.allow_wipe but not wiped: it is in use (is held by its Ceph OSD logical volume "
+        "dm-5 (sdh))"
     )
     osd["holders"] = []
+    osd["findings"] = osd["findings"][1:]
     plan = select_osd_devices([osd], {"allow_wipe": ["OSD2"]})
     assert plan["devices"][0]["action"] == "wipe_then_prepare"
 
@@ -298,7 +314,7 @@ def test_loop_devices_only_with_include_loop():
         serial=None,
         by_id=[],
         eligible_for_osd=False,
-        reasons=["is a loop device"],
+        findings=[("loop", "is a loop device")],
     )
     plan = select_osd_devices([fresh(loop)], {})
     assert plan["rejected"][0]["reasons"] == [

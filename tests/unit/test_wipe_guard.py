@@ -86,9 +86,11 @@ def test_clean_sandbox_loops_are_prepared():
     assert decision == {
         "device": "/dev/loop0",
         "disk": "/dev/loop0",
+        "size_bytes": 20 << 30,
         "action": "prepare",
         "identity": {"by_id": None, "serial": None, "loop_backing_file": "/var/lib/ciab/sandbox/osd-a.img"},
         "found": [],
+        "findings": [],
         "wipe": [],
         "osd": None,
         "partition": None,
@@ -247,8 +249,8 @@ def plan(tmp_path):
 def test_filesystem_written_since_the_plan_is_refused_and_named(tmp_path, plan):
     now = node(tmp_path, "now", fs="ext4").finish()
     msg = refuse("/dev/sdb", plan, FSID, root=now)
-    assert msg.startswith(f"refused /dev/sdb (serial {DATA_SERIAL}): found an ext4 filesystem signature;")
-    assert "nothing was written" in msg
+    assert msg.startswith(f"refused /dev/sdb (serial {DATA_SERIAL}), found: carries ext4 filesystem signature.")
+    assert "Nothing was written" in msg
     assert f"add '{DATA_SERIAL}' to ceph_allow_wipe" in msg
 
 
@@ -257,7 +259,8 @@ def test_allow_wipe_by_serial_or_by_id(tmp_path, plan, key):
     now = node(tmp_path, "now", fs="xfs").finish()
     decision = check_device("/dev/sdb", plan, FSID, allow_wipe=[key], root=now)
     assert decision["action"] == "wipe_then_prepare"
-    assert decision["found"] == ["a xfs signature"]
+    assert decision["found"] == ["carries xfs filesystem signature"]
+    assert [(f["code"], f["kind"]) for f in decision["findings"]] == [("fs_signature", "data")]
     assert decision["wipe"] == ["/dev/sdb"]
 
 
@@ -272,7 +275,7 @@ def test_partition_table_and_partitions_are_wiped_partitions_first(tmp_path, pla
     parts = [Part(1, 1, 1024, "ext4"), Part(2, 1025, 1024)]
     now = node(tmp_path, "now", pttype="gpt", partitions=parts).finish()
     msg = refuse("/dev/sdb", plan, FSID, root=now)
-    assert "found a gpt partition table; partition sdb1 with a ext4 signature; partition sdb2;" in msg
+    assert "found: has a partition table (gpt) with sdb1 (ext4), sdb2." in msg
     decision = check_device("/dev/sdb", plan, FSID, allow_wipe=[DATA_SERIAL], root=now)
     assert decision["wipe"] == ["/dev/sdb1", "/dev/sdb2", "/dev/sdb"]
 
@@ -280,10 +283,10 @@ def test_partition_table_and_partitions_are_wiped_partitions_first(tmp_path, pla
 def test_mounted_disk_is_never_wiped(tmp_path, plan):
     now = node(tmp_path, "now", fs="ext4", mount="/srv/data").finish()
     msg = refuse("/dev/sdb", plan, FSID, allow_wipe=[DATA_SERIAL], root=now)
-    assert "sdb is mounted at /srv/data" in msg
+    assert "has mounted filesystem on sdb (/srv/data)" in msg
     assert (
-        "never wipes a mounted, held, read-only, removable or system disk even though it is listed in ceph_allow_wipe"
-        in msg
+        "It is in use, and the guard never wipes a disk in use (being listed in ceph_allow_wipe does not change "
+        "that): free it first (unmount it (findmnt /dev/sdb))" in msg
     )
 
 
@@ -293,8 +296,9 @@ def test_lvm_physical_volume_in_use_is_never_wiped(tmp_path, plan):
         "dm-0", ["sdb"], 10 * GIB // 512, dm_name="vg-data", dm_uuid="LVM-xyz", mount="/var/lib/data", fs="xfs"
     )
     msg = refuse("/dev/sdb", plan, FSID, allow_wipe=[DATA_SERIAL], root=tree.finish())
-    assert "sdb is held by dm-0 (lvm)" in msg
-    assert "an LVM physical volume signature (LVM2_member)" in msg
+    assert "is held by LVM logical volume dm-0 (sdb)" in msg
+    assert "is an LVM physical volume" in msg
+    assert "stop what is built on it (lsblk /dev/sdb; vgchange -an, dmsetup remove, mdadm --stop)" in msg
 
 
 def test_unused_lvm_signature_may_be_wiped(tmp_path, plan):
@@ -305,7 +309,10 @@ def test_unused_lvm_signature_may_be_wiped(tmp_path, plan):
 
 def test_read_only_disk_is_refused(tmp_path, plan):
     now = node(tmp_path, "now", ro=True).finish()
-    assert "it is read-only" in refuse("/dev/sdb", plan, FSID, allow_wipe=[DATA_SERIAL], root=now)
+    msg = refuse("/dev/sdb", plan, FSID, allow_wipe=[DATA_SERIAL], root=now)
+    assert "found: is read-only." in msg
+    assert "ceph_allow_wipe cannot help here: make it writable (blockdev --setrw /dev/sdb" in msg
+    assert "free it first" not in msg
 
 
 def test_replaced_disk_is_refused(tmp_path, plan):
@@ -359,7 +366,7 @@ def test_osd_of_this_cluster_is_adopted_even_when_listed(tmp_path, plan):
 def test_osd_of_another_cluster_is_refused_unless_listed(tmp_path, plan):
     now = node(tmp_path, "now", fs="ceph_bluestore", label=label(fsid=OTHER_FSID)).finish()
     msg = refuse("/dev/sdb", plan, FSID, root=now)
-    assert f"found BlueStore OSD osd.3 (osd fsid {OSD_UUID}) of another cluster (fsid {OTHER_FSID})" in msg
+    assert f"found: BlueStore OSD osd.3 (osd fsid {OSD_UUID}) of another cluster (fsid {OTHER_FSID})" in msg
     assert "ceph_allow_wipe" in msg
     decision = check_device("/dev/sdb", plan, FSID, allow_wipe=[DATA_SERIAL], root=now)
     assert decision["action"] == "wipe_then_prepare"
@@ -419,7 +426,7 @@ def container(tmp_path):
 
 def test_blkid_signature_is_seen_without_udev(container):
     plan = [{"name": "vdc", "path": "/dev/vdc", "by_id": "/dev/disk/by-id/virtio-old-data", "serial": "old-data"}]
-    assert "found an ext4 filesystem signature" in refuse("/dev/vdc", plan, FSID, root=container)
+    assert "found: carries ext4 filesystem signature" in refuse("/dev/vdc", plan, FSID, root=container)
 
 
 def test_failing_blkid_fails_closed(container):
@@ -427,8 +434,8 @@ def test_failing_blkid_fails_closed(container):
     entry = next(e for e in plan if e["name"] == "vdb")
     runner = Recorder(container, fail={"blkid": CommandResult(1, "", "blkid: error: /dev/vdb: Input/output error\n")})
     msg = refuse(entry["path"], plan, FSID, root=container, runner=runner)
-    assert "refused /dev/vdb (serial osd-1): found could not probe signatures (blkid rc=1:" in msg
-    assert "never wipes" in msg
+    assert "refused /dev/vdb (serial osd-1), found: could not probe signatures (blkid rc=1:" in msg
+    assert "ceph_allow_wipe cannot help here: look at it yourself (blkid -p /dev/vdb; wipefs -n /dev/vdb)" in msg
 
 
 def test_missing_blkid_fails_closed(container, tmp_path):
@@ -449,6 +456,9 @@ def test_wipe_runs_wipefs_partitions_first_then_zeroes_the_disk(tmp_path, plan):
         "wipefs --all --force /dev/sdb1",
         "wipefs --all --force /dev/sdb",
         "dd if=/dev/zero of=/dev/sdb bs=1M count=10 oflag=direct conv=fsync status=none",
+        # the backup GPT in the last MiB
+        f"dd if=/dev/zero of=/dev/sdb bs=1M count=1 seek={100 * GIB - MIB} oflag=direct,seek_bytes conv=fsync "
+        "status=none",
     ]
     assert runner.calls[-1] == ["udevadm", "settle", "--timeout=10"]
 

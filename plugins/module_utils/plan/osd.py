@@ -1,15 +1,28 @@
 """Choose Ceph OSD devices from ``ciab_disks`` facts and the user's ``ciab_osd_policy``.
 
 Every disk ends up either in ``devices`` (with the action the ceph role takes) or in ``rejected`` (with the
-discovery reasons plus the policy reasons). Identity is by-id + serial, never the kernel name.
+discovery reasons plus the policy reasons, and discovery's structured ``findings``). Identity is by-id + serial,
+never the kernel name.
+
+Decisions use the finding codes of :mod:`disks` (the rule set the OSD guard uses too), never reason texts: a
+disk whose findings are all ``data`` may be wiped when listed in allow_wipe; an ``in_use`` or ``unfit`` finding
+keeps it rejected whatever allow_wipe says. Facts without findings (an older discovery) fail closed.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.ciab.box.plugins.module_utils.disks import (
+    ADOPT_TOLERATES,
+    IN_USE,
+    UNFIT,
+    finding,
+    findings_of,
+    of_kind,
+    remedies,
+)
 from ansible_collections.ciab.box.plugins.module_utils.plan import (
     GIB,
     MIB,
@@ -37,13 +50,6 @@ DEFAULTS: dict[str, Any] = {
 }
 # GPT keeps a backup header in the last 33 sectors: never plan a partition into the last MiB.
 GPT_TAIL_BYTES = MIB
-# Discovery reasons that wiping the signatures clears. Anything else keeps the disk rejected (fail closed).
-_WIPEABLE = re.compile(
-    r"^(carries .*signature|has a partition table|has (\d+ )?partitions?\b|is an lvm physical volume"
-    r"|already a ceph osd)",
-    re.IGNORECASE,
-)
-_LOOP = re.compile(r"^is a loop device", re.IGNORECASE)
 _IDENTITY_KEYS = (
     "name",
     "path",
@@ -69,7 +75,7 @@ def select_osd_devices(disks: list[Mapping[str, Any]], policy: Mapping[str, Any]
         if selected:
             devices.extend(selected)
         else:
-            entry = {**_identity(disk), "reasons": reasons}
+            entry = {**_identity(disk), "reasons": reasons, "findings": _found(disk, pol)}
             if hint:
                 entry["hint"] = hint
             rejected.append(entry)
@@ -145,22 +151,13 @@ def _identity(disk: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def _busy(disk: Mapping[str, Any], *, whole_only: bool = False, holders: bool = True) -> list[str]:
-    """Conditions that forbid wiping: system, mounted, held (LVM/dm/md), read-only, removable.
-
-    ``whole_only`` looks at the whole device only (a new partition leaves existing ones alone);
-    ``holders=False`` ignores holders (an LVM-based OSD is held by its own logical volume).
-    """
-    layers = (
-        [(None, disk)] if whole_only else [(None, disk)] + [(p.get("name"), p) for p in disk.get("partitions") or []]
-    )
-    out = ["it is the system disk"] if disk.get("system") and not whole_only else []
-    for part, layer in layers:
-        what = f"partition {part}" if part else "it"
-        if layer.get("mountpoints"):
-            out.append(f"{what} is mounted at {', '.join(layer['mountpoints'])}")
-        if holders and layer.get("holders"):
-            out.append(f"{what} is held by {', '.join(h.get('name', '?') for h in layer['holders'])}")
+def _whole_disk_busy(disk: Mapping[str, Any]) -> list[str]:
+    """Why no new partition may be added to the system disk: the whole device is mounted, held or not writable."""
+    out = []
+    if disk.get("mountpoints"):
+        out.append(f"it is mounted at {', '.join(disk['mountpoints'])}")
+    if disk.get("holders"):
+        out.append(f"it is held by {', '.join(h.get('name', '?') for h in disk['holders'])}")
     if disk.get("read_only"):
         out.append("it is read-only")
     if disk.get("removable"):
@@ -189,52 +186,62 @@ def _policy_reasons(disk: Mapping[str, Any], pol: Mapping[str, Any]) -> list[str
     return reasons
 
 
+def _found(disk: Mapping[str, Any], pol: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Discovery's findings of ``disk`` as this policy sees them (include_loop drops the loop finding)."""
+    found = [dict(item) for item in findings_of(disk)]
+    if disk.get("transport") == "loop" and pol["include_loop"]:
+        found = [item for item in found if item.get("code") != "loop"]
+    elif not found and disk.get("eligible_for_osd") is False:
+        found = [finding("unknown", "discovery marked it not eligible without giving a reason")]
+    return found
+
+
 def _plan_disk(disk: Mapping[str, Any], pol: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str], str | None]:
     """Return (selected entries, rejection reasons, hint) for one disk."""
-    reported = [str(r) for r in disk.get("reasons") or []]
-    discovery = reported
-    if disk.get("transport") == "loop" and pol["include_loop"]:
-        discovery = [r for r in reported if not _LOOP.match(r)]
-    if not discovery and disk.get("eligible_for_osd") is False and discovery == reported:
-        discovery = ["discovery marked it not eligible without giving a reason"]
+    found = _found(disk, pol)
+    discovery = [str(item.get("text")) for item in found]
     policy = _policy_reasons(disk, pol)
     wipe_listed = bool(_keys(disk) & pol["allow_wipe"])
     if disk.get("system"):
         return _plan_system_disk(disk, pol, discovery, policy, wipe_listed)
     if _is_ceph(disk):
-        return _plan_existing_osd(disk, discovery, policy, wipe_listed)
+        return _plan_existing_osd(disk, found, policy, wipe_listed)
     size = int(disk.get("size_bytes") or 0)
     if size < pol["min_size_bytes"]:
         policy.append(
             f"size {human_bytes(size)} smaller than {VAR}.min_size_bytes ({human_bytes(pol['min_size_bytes'])})"
         )
-    if not discovery and not policy:
+    if not found and not policy:
         return [{**_identity(disk), "action": "prepare"}], [], None
-    return _wipe_or_reject(disk, discovery, policy, wipe_listed)
+    return _wipe_or_reject(disk, found, policy, wipe_listed)
 
 
 def _wipe_or_reject(
-    disk: Mapping[str, Any], discovery: list[str], policy: list[str], wipe_listed: bool
+    disk: Mapping[str, Any], found: list[dict[str, Any]], policy: list[str], wipe_listed: bool
 ) -> tuple[list[dict[str, Any]], list[str], str | None]:
-    """allow_wipe turns a disk rejected only for signatures/partitions into wipe_then_prepare; never a busy one."""
+    """allow_wipe turns a disk that only holds data into wipe_then_prepare; never one in use or unfit."""
+    discovery = [str(item.get("text")) for item in found]
     reasons = discovery + policy
-    blockers = _wipe_blockers(disk, discovery)
+    blockers = _wipe_blockers(found)
+    hint = None
+    if blockers and not policy:
+        path = str(disk.get("path") or f"/dev/{disk['name']}")
+        hint = f"allow_wipe cannot help: {'; '.join(remedies(of_kind(found, IN_USE, UNFIT), path))}"
     if wipe_listed and blockers:
-        return [], [*reasons, f"listed in {VAR}.allow_wipe but not wiped: {'; '.join(blockers)}"], None
+        return [], [*reasons, f"listed in {VAR}.allow_wipe but not wiped: {'; '.join(blockers)}"], hint
     if wipe_listed and not policy:
         return [{**_identity(disk), "action": "wipe_then_prepare", "wipe_reasons": discovery}], [], None
-    hint = None
-    if discovery and not blockers and not policy:
+    if found and not blockers and not policy:
         # A loop device has no serial or by-id: its backing file is what allow_wipe names.
         ident = disk.get("serial") or disk.get("by_id_preferred") or disk.get("loop_backing_file")
         hint = f"to use it as an OSD, add {ident!r} to {VAR}.allow_wipe (this destroys its data)"
     return [], reasons, hint
 
 
-def _wipe_blockers(disk: Mapping[str, Any], discovery: list[str]) -> list[str]:
-    blockers = _busy(disk)
-    blockers += [f"wiping does not clear '{r}'" for r in discovery if not _WIPEABLE.match(r)]
-    return blockers
+def _wipe_blockers(found: list[dict[str, Any]]) -> list[str]:
+    """What no wipe may override: the disk is in use, or a wipe would not make it fit."""
+    blockers = [f"it is in use ({item.get('text')})" for item in of_kind(found, IN_USE)]
+    return blockers + [f"wiping does not clear '{item.get('text')}'" for item in of_kind(found, UNFIT)]
 
 
 def _is_ceph(disk: Mapping[str, Any]) -> bool:
@@ -242,18 +249,19 @@ def _is_ceph(disk: Mapping[str, Any]) -> bool:
 
 
 def _plan_existing_osd(
-    disk: Mapping[str, Any], discovery: list[str], policy: list[str], wipe_listed: bool
+    disk: Mapping[str, Any], found: list[dict[str, Any]], policy: list[str], wipe_listed: bool
 ) -> tuple[list[dict[str, Any]], list[str], str | None]:
     """An existing OSD (raw BlueStore or ceph-volume LVM) is adopted, or re-created when listed in allow_wipe."""
+    discovery = [str(item.get("text")) for item in found]
     if wipe_listed:
-        blockers = _wipe_blockers(disk, discovery)
+        blockers = _wipe_blockers(found)
         if blockers or policy:
             why = [f"listed in {VAR}.allow_wipe but not wiped: {'; '.join(blockers)}"] if blockers else []
             return [], discovery + policy + why, None
         return [{**_identity(disk), "action": "wipe_then_prepare", "wipe_reasons": discovery}], [], None
-    busy = _busy(disk, holders=False)  # an LVM OSD is held by its own logical volume
+    busy = [item for item in of_kind(found, IN_USE, UNFIT) if item.get("code") not in ADOPT_TOLERATES]
     if busy:
-        policy.append(f"existing Ceph OSD not adopted: {'; '.join(busy)}")
+        policy.append(f"existing Ceph OSD not adopted: {'; '.join(str(item.get('text')) for item in busy)}")
     if policy:
         return [], discovery + policy, None
     return [_adopt_entry(disk)], [], None
@@ -290,7 +298,7 @@ def _plan_system_disk(
         )
     elif disk.get("part_table") != "gpt":
         policy.append(f"system disk: partition table is {disk.get('part_table')}, a new OSD partition needs gpt")
-    busy = _busy(disk, whole_only=True)
+    busy = _whole_disk_busy(disk)
     if busy:
         policy.append(f"system disk: no new partition because {'; '.join(busy)}")
     if policy:
