@@ -21,6 +21,15 @@ _LAYERS_FILE = yaml.safe_load((runner.ROOT / "playbooks" / "vars" / "layers.yml"
 LAYERS = tuple(_LAYERS_FILE["ciab_known_layers"])
 DEFAULT_LAYERS = tuple(_LAYERS_FILE["ciab_default_layers"])
 SANDBOX = "sandbox"
+# facts of discovery (ciab.box.disk_facts, nic_facts) and of the plan kept for the discover/plan summary
+_KEPT_FACTS = {"disks": "ciab_disks", "nics": "ciab_nics", "plan": "ciab_plan"}
+EXIT_CODES = (
+    (runner.EXIT_OK, "ok"),
+    (runner.EXIT_FAILED, "a task failed on a host"),
+    (runner.EXIT_USAGE, "bad arguments or inputs (inventory, variables, policies): the message names what to fix"),
+    (runner.EXIT_UNREACHABLE, "a host was unreachable"),
+    (runner.EXIT_REFUSED, "a guard refused (destroy without --yes-destroy NAME)"),
+)
 
 
 class Progress:
@@ -32,6 +41,8 @@ class Progress:
         self.start = time.monotonic()
         # (step, seconds, changed) of every playbook run so far, for the summary
         self.timings: list[tuple[str, float, int]] = []
+        # per host: what discovery and the plan returned (disks, nics, plan, plan_file), for the discover/plan summary
+        self.hosts: dict[str, dict[str, Any]] = {}
 
     def elapsed(self) -> str:
         secs = int(time.monotonic() - self.start)
@@ -47,9 +58,21 @@ class Progress:
             self.out.write(f"{data['text']}\n")
         self.out.flush()
 
+    def _keep(self, data: dict[str, Any]) -> None:
+        """Discovery facts, the plan and the plan file a task returned (typed data of the result, not its text)."""
+        res = data.get("res") or {}
+        facts = res.get("ansible_facts") or {}
+        kept = {key: facts[fact] for key, fact in _KEPT_FACTS.items() if fact in facts}
+        if data.get("task_action") in ("copy", "ansible.builtin.copy") and res.get("dest"):
+            kept["plan_file"] = res["dest"]  # plan.yml's one copy: the plan written on the controller
+        if kept:
+            self.hosts.setdefault(data.get("host", ""), {}).update(kept)
+
     def runner_event(self, event: dict[str, Any]) -> None:
         kind = event.get("event", "")
         data = event.get("event_data", {})
+        if kind == "runner_on_ok":
+            self._keep(data)
         if self.as_json:
             if kind.startswith(("playbook_on_play_start", "playbook_on_task_start", "runner_on_", "playbook_on_stats")):
                 keep = {k: data.get(k) for k in ("play", "task", "host", "changed") if data.get(k) is not None}
@@ -74,6 +97,10 @@ def _report(progress: Progress, result: runner.RunResult) -> int:
         return result.exit_code
     out = progress.out
     for failure in result.failures:
+        if failure.bad_input:  # the message first: it names the variable and the fix
+            where = f"host {failure.host}, task '{failure.task}'" if failure.task else "before any task"
+            out.write(f"\nbad input: {failure.msg}\n  ({where}; {failure.hint})\n")
+            continue
         out.write(
             f"\nFAILED: task '{failure.task}' on host {failure.host} (play '{failure.play}')\n"
             f"  {failure.msg}\n  fix: {failure.hint}\n"
@@ -117,7 +144,7 @@ def _summary(progress: Progress, inventory: str, limit: list[str] | None) -> Non
     box = boxes[0] if boxes else {}
     endpoints: dict[str, str] = box.get("endpoints") or {}
     reach = ""
-    if inv.name == SANDBOX:
+    if _is_sandbox(inv):
         nets = _sandbox_networks()
         here = socket.getfqdn()
         here = here if here not in ("localhost", "localhost.localdomain") else socket.gethostname()
@@ -171,12 +198,43 @@ def _play(args: argparse.Namespace, progress: Progress, playbook: str, **kwargs:
     return lambda: runner.run(playbook, inventory=args.inventory, on_event=progress.runner_event, **kwargs)
 
 
+def _hardware_summary(progress: Progress, command: str) -> None:
+    """After discover and plan: per host the hardware found and, for plan, the plan and its file; --json gets
+    all of it (disks, nics, plan) in one summary event."""
+    hosts = {host: progress.hosts[host] for host in sorted(progress.hosts) if host}
+    if progress.as_json:
+        progress.emit("summary", command=command, hosts=hosts)
+        return
+    lines = ["", "Summary:"]
+    for host, seen in hosts.items():
+        parts = []
+        if "disks" in seen:  # discovered in this run (an offline plan takes its facts from the inventory)
+            eligible = sum(1 for d in seen["disks"] if d.get("eligible_for_osd"))
+            parts.append(
+                f"{len(seen['disks'])} disks ({eligible} eligible for OSDs), {len(seen.get('nics') or [])} NICs"
+            )
+        if seen.get("plan_file"):
+            parts.append(f"plan {seen['plan_file']}")
+        lines.append(f"  {host}: {'; '.join(parts) or 'nothing reported'}")
+    if command == "discover":
+        lines.append("  next:        ciab plan   (writes the reviewable plan, changes nothing on the node)")
+    else:
+        lines.append("  next:        review the plan, then ciab deploy")
+    progress.out.write("\n".join(lines) + "\n")
+
+
 def cmd_discover(args: argparse.Namespace, progress: Progress) -> int:
-    return _run_steps(progress, [("discover", _play(args, progress, "plan", tags=["discover"]))])
+    code = _run_steps(progress, [("discover", _play(args, progress, "plan", tags=["discover"]))])
+    if code == runner.EXIT_OK:
+        _hardware_summary(progress, "discover")
+    return code
 
 
 def cmd_plan(args: argparse.Namespace, progress: Progress) -> int:
-    return _run_steps(progress, [("plan", _play(args, progress, "plan"))])
+    code = _run_steps(progress, [("plan", _play(args, progress, "plan"))])
+    if code == runner.EXIT_OK:
+        _hardware_summary(progress, "plan")
+    return code
 
 
 def _layers(limit: list[str] | None) -> dict[str, Any]:
@@ -237,22 +295,19 @@ def cmd_destroy(args: argparse.Namespace, progress: Progress) -> int:
             ),
         )
         return runner.EXIT_REFUSED
-    if inventory.name == SANDBOX:
+    if _is_sandbox(inventory):
         return _sandbox(args, progress, "down")
     return _run_steps(progress, [("destroy", _play(args, progress, "destroy", limit=args.confirm))])
 
 
+def _is_sandbox(inventory: Path) -> bool:
+    """Only this checkout's own inventories/sandbox is the local sandbox, not any directory of that name."""
+    return inventory.resolve() == (runner.ROOT / "inventories" / SANDBOX).resolve()
+
+
 def _inventory_hosts(inventory: Path) -> set[str]:
-    hosts: set[str] = set()
-
-    def walk(group: dict[str, Any]) -> None:
-        hosts.update((group.get("hosts") or {}).keys())
-        for child in (group.get("children") or {}).values():
-            walk(child or {})
-
-    for path in [inventory] if inventory.is_file() else sorted(inventory.glob("*.yml")):
-        walk((yaml.safe_load(path.read_text()) or {}).get("all", {}))
-    return hosts
+    """The inventory's hosts as Ansible parses it (YAML, INI, directories); a bad inventory is a usage error."""
+    return set(runner.inventory_hosts(inventory))
 
 
 def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
@@ -281,7 +336,12 @@ def cmd_sandbox(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ciab", description="Cloud-in-a-Box: one server to a sovereign cloud.")
+    parser = argparse.ArgumentParser(
+        prog="ciab",
+        description="Cloud-in-a-Box: one server to a sovereign cloud.",
+        epilog="exit codes:\n" + "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"ciab {__version__}")
     parser.add_argument("-i", "--inventory", default="localhost", help="inventory name under inventories/ or a path")
     parser.add_argument("--json", action="store_true", help="print JSON events, one per line, for tools")
@@ -291,18 +351,20 @@ def build_parser() -> argparse.ArgumentParser:
         ("plan", cmd_plan, "discover and write the reviewable plan (changes nothing)"),
         ("status", cmd_status, "show whether the deployed layers answer"),
     ):
-        sub.add_parser(name, help=text).set_defaults(func=func)
+        sub.add_parser(name, help=text, description=text).set_defaults(func=func)
     for name, func, text in (
         ("deploy", cmd_deploy, "deploy the layers"),
         ("verify", cmd_verify, "check that what is deployed answers"),
     ):
-        p = sub.add_parser(name, help=text)
+        p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--limit", action="append", choices=LAYERS, metavar="LAYER", help=f"one of {', '.join(LAYERS)}")
         p.set_defaults(func=func)
-    p = sub.add_parser("destroy", help="remove the cloud from a box (asks for the box's name)")
+    text = "remove the cloud from a box (asks for the box's name)"
+    p = sub.add_parser("destroy", help=text, description=text)
     p.add_argument("--yes-destroy", dest="confirm", metavar="NAME", default="", help="the box to destroy")
     p.set_defaults(func=cmd_destroy)
-    p = sub.add_parser("sandbox", help="the whole cloud in a local systemd container")
+    text = "the whole cloud in a local systemd container"
+    p = sub.add_parser("sandbox", help=text, description=text)
     p.add_argument("action", choices=("up", "down"))
     p.add_argument("--limit", action="append", choices=LAYERS, metavar="LAYER", help=f"one of {', '.join(LAYERS)}")
     p.set_defaults(func=cmd_sandbox)
@@ -314,6 +376,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser.parse_args(argv)
     progress = Progress(out or sys.stdout, args.json)
     try:
+        if args.command != "sandbox":  # (the sandbox's own inventory)
+            runner.inventory_hosts(args.inventory)  # parsed as Ansible does, with hosts: else exit 2 before any run
         return args.func(args, progress)
     except runner.CiabError as exc:
         if args.json:

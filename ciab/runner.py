@@ -14,7 +14,10 @@ Every run gets its own private data directory under ``<checkout>/.cache/runner/`
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,9 +33,28 @@ ROOT = Path(__file__).resolve().parents[1]
 # Exit codes the CLI returns (documented in README): they mean the same for every command.
 EXIT_OK = 0
 EXIT_FAILED = 1  # a task failed on a host
-EXIT_USAGE = 2  # bad arguments or missing inputs
+EXIT_USAGE = 2  # bad arguments or inputs (inventory, variables, policies)
 EXIT_UNREACHABLE = 3  # a host could not be reached
 EXIT_REFUSED = 4  # a guard refused (destroy without confirmation, ...)
+
+# Every input check of the collection (the plan filters, playbooks/validate.yml, playbooks/layers.yml, the roles'
+# preflight input asserts) starts its message with this marker: the runner reports such a failure as a bad input
+# (exit 2), with the message from the marker on (without Ansible's "Task failed: ..." prefix). Ansible's own role
+# argument validation (the action below) is a bad input too. Nothing else decides that a failure is an input error.
+INPUT_MARKER = "[ciab-input]"
+_INPUT_ACTIONS = frozenset({"validate_argument_spec", "ansible.builtin.validate_argument_spec"})
+INPUT_HINT = "change the variable the message names (inventory, group_vars, host_vars or -e) and run again"
+# ansible-playbook's own exit codes for a playbook it could not parse and for bad options: nothing ran.
+_PLAYBOOK_USAGE_RCS = (4, 5)
+# A host name the plan, the caches, /etc/hosts and Ceph can use (RFC 1123 labels; '_' is tolerated as Ansible does).
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Ansible's internal classes (``_AnsibleTaggedStr``, ``<class '..._AnsibleTaggedList'>``, ``_AnsibleLazyTemplateDict``)
+# in its own messages, and the plain names a user knows.
+_INTERNAL_TYPE = re.compile(
+    r"<class '(?:[\w.]+\.)?_Ansible(?:Tagged|LazyTemplate)(\w+)'>|_Ansible(?:Tagged|LazyTemplate)(\w+)"
+)
 
 # Substrings of failure messages and the advice that goes with them.
 _HINTS = (
@@ -48,6 +70,20 @@ class CiabError(Exception):
     """A problem with the inputs of a run (missing playbook, inventory, collection link)."""
 
 
+def plain_types(text: str) -> str:
+    """Ansible's internal type names in a message replaced by the plain ones (str, list, dict)."""
+    return _INTERNAL_TYPE.sub(lambda m: (m.group(1) or m.group(2)).lower(), text)
+
+
+def input_message(msg: str) -> str | None:
+    """The message of an input check (from its marker on, marker removed), or None when ``msg`` carries no marker."""
+    at = msg.find(INPUT_MARKER)
+    if at < 0:
+        return None
+    pieces = (" ".join(piece.split()) for piece in msg[at:].split(INPUT_MARKER))  # one line per failed check
+    return "\n".join(piece for piece in pieces if piece)
+
+
 @dataclass
 class Failure:
     host: str
@@ -55,9 +91,13 @@ class Failure:
     play: str
     msg: str
     unreachable: bool = False
+    # a bad input (an input check failed): the message names the variable and the fix; exit code 2
+    bad_input: bool = False
 
     @property
     def hint(self) -> str:
+        if self.bad_input:
+            return INPUT_HINT
         if self.unreachable:
             return "the host is unreachable: check the inventory (ansible_host, connection) and that it runs"
         for needle, hint in _HINTS:
@@ -90,6 +130,8 @@ class RunResult:
     def exit_code(self) -> int:
         if self.ok:
             return EXIT_OK
+        if any(f.bad_input for f in self.failures):
+            return EXIT_USAGE
         if any(f.unreachable for f in self.failures):
             return EXIT_UNREACHABLE
         return EXIT_FAILED
@@ -122,6 +164,8 @@ def playbook_path(name: str) -> Path:
 
 def inventory_path(inventory: str | os.PathLike[str]) -> Path:
     """An inventory name under inventories/ (``sandbox``) or a path."""
+    if not str(inventory).strip():
+        raise CiabError("inventory is empty: give -i an inventory name under inventories/ or a path")
     path = Path(inventory)
     if not path.exists() and (ROOT / "inventories" / str(inventory)).exists():
         path = ROOT / "inventories" / str(inventory)
@@ -129,6 +173,81 @@ def inventory_path(inventory: str | os.PathLike[str]) -> Path:
         names = ", ".join(sorted(p.name for p in (ROOT / "inventories").iterdir() if p.is_dir()))
         raise CiabError(f"inventory {inventory} does not exist (known: {names}, or give a path)")
     return path.resolve()
+
+
+def _ansible_program(name: str) -> str:
+    """The Ansible program beside this interpreter (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else name
+
+
+def inventory_hosts(inventory: str | os.PathLike[str]) -> list[str]:
+    """The hosts of an inventory, parsed exactly as Ansible parses it (``ansible-inventory --list``): YAML, INI,
+    a directory of them. A file that is no inventory (or one file of a directory), and an inventory without hosts,
+    are usage errors."""
+    path = inventory_path(inventory)
+    env = {
+        **os.environ,
+        # the checkout's configuration (inventory plugins); parsing needs no collection
+        **({"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")} if (ROOT / "ansible.cfg").is_file() else {}),
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
+        "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "true",
+        "ANSIBLE_NOCOLOR": "true",
+        # only the inventory is read: no fact cache (a long host name would fail on its cache file's name first)
+        "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.memory",
+    }
+    try:
+        done = subprocess.run(
+            [_ansible_program("ansible-inventory"), "-i", str(path), "--list"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except OSError as exc:
+        raise CiabError(f"cannot run ansible-inventory ({exc}): run scripts/setup to make the venv") from exc
+    if done.returncode != 0:
+        raise CiabError(_inventory_error(path, done.stderr))
+    data = json.loads(done.stdout or "{}")
+    hosts = set(data.get("_meta", {}).get("hostvars", {}))
+    for name, group in data.items():
+        if name != "_meta" and isinstance(group, dict):
+            hosts.update(group.get("hosts") or [])
+    bad = [host for host in sorted(hosts) if not _HOST_NAME.match(host)]
+    if bad:
+        name = bad[0][:40] + ("..." if len(bad[0]) > 40 else "")
+        raise CiabError(
+            f"inventory {path}: host name {name!r} ({len(bad[0])} characters) is not a DNS name: at most 253 "
+            "characters, labels of at most 63 letters, digits, '-' or '_' between dots (it names the node's plan "
+            "and cache files, its /etc/hosts entry and its Ceph daemons); rename the host in the inventory and give "
+            "its address with ansible_host"
+        )
+    if not hosts:
+        raise CiabError(
+            f"inventory {path} has no hosts; name at least one, e.g. "
+            "all: {hosts: {box1: {ansible_host: ADDRESS}}} (see inventories/localhost/hosts.yml)"
+        )
+    return sorted(hosts)
+
+
+def _inventory_error(path: Path, stderr: str) -> str:
+    """What ansible-inventory said about a source it could not parse, as one line: which file, why, the fix."""
+    text = plain_types(_ANSI.sub("", stderr))
+    failed = re.findall(r"\[ERROR\]: Completely failed to parse inventory source (.+)", text)
+    if not failed:
+        errors = re.findall(r"(?:\[ERROR\]:|ERROR!) (.+)", text) or text.strip().splitlines()[-1:] or ["no output"]
+        return f"ansible-inventory cannot read inventory {path}: {errors[0].strip()}"
+    source = failed[0].strip() if failed else str(path)
+    reasons = dict(re.findall(r"\[WARNING\]: Failed to parse inventory with '(\w+)' plugin: (.+)", text))
+    plugin = "yaml" if Path(source).suffix in (".yml", ".yaml", ".json") else "ini"
+    reason = reasons.get(plugin) or next(iter(reasons.values()), "") or (text.strip().splitlines() or [""])[-1]
+    return (
+        f"inventory {source} is not an Ansible inventory ({reason.strip()}); give -i a YAML inventory "
+        "(all: hosts: NAME: ...), an INI file ([group] and host lines) or a directory of them, "
+        "such as inventories/localhost"
+    )
 
 
 def _environment() -> dict[str, str]:
@@ -142,6 +261,7 @@ def _environment() -> dict[str, str]:
         "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
         "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
         "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "true",
     }
 
 
@@ -174,14 +294,24 @@ class _Collector:
             self.tasks += 1
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             res = data.get("res", {})
-            msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
+            # a loop's failure: the failed items' messages ("One or more items failed" says nothing)
+            items = [r for r in res.get("results") or [] if isinstance(r, dict) and r.get("failed")]
+            msgs = [r.get("msg") for r in items if r.get("msg")] or [res.get("msg") or res.get("stderr") or ""]
+            msg = plain_types("\n".join(str(m).strip() for m in msgs) or str(res.get("reason") or ""))
+            checked = input_message(msg)
+            action = data.get("resolved_action") or data.get("task_action") or ""
+            if checked is None and action in _INPUT_ACTIONS:
+                errors = res.get("argument_errors") or [msg]
+                role = data.get("role") or "the role"
+                checked = f"{role}: {'; '.join(plain_types(str(e)) for e in errors)} (see its meta/argument_specs.yml)"
             self.failures.append(
                 Failure(
                     host=data.get("host", ""),
                     task=data.get("task", self.task),
                     play=data.get("play", self.play),
-                    msg=str(msg).strip(),
+                    msg=checked if checked is not None else msg,
                     unreachable=kind == "runner_on_unreachable",
+                    bad_input=checked is not None,
                 )
             )
         elif kind == "playbook_on_stats":
@@ -204,9 +334,11 @@ def run(
     check: bool = False,
     on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunResult:
-    """Run one playbook of the collection and return what happened."""
+    """Run one playbook of the collection and return what happened. An inventory Ansible cannot parse or without
+    hosts raises CiabError before anything runs."""
     path = playbook_path(playbook)
     inv = inventory_path(inventory)
+    inventory_hosts(inv)
     base = ROOT / ".cache" / "runner"
     base.mkdir(parents=True, exist_ok=True)
     private = tempfile.mkdtemp(prefix=f"{path.stem}-", dir=base)
@@ -226,14 +358,45 @@ def run(
         quiet=True,
         rotate_artifacts=20,
     )
+    failures = collector.failures
+    if outcome.rc != 0 and not failures:
+        failures = [_run_error(outcome)]
     return RunResult(
         playbook=path.stem,
         status=outcome.status,
         rc=outcome.rc,
         elapsed=time.monotonic() - start,
         stats=collector.stats,
-        failures=collector.failures,
+        failures=failures,
         phases=collector.phases,
         tasks=collector.tasks,
         artifact_dir=outcome.config.artifact_dir,
+    )
+
+
+def _run_error(outcome: Any) -> Failure:
+    """A run that failed before any task could (a playbook Ansible cannot parse, bad options): what Ansible printed,
+    which only reached the runner's stdout artifact. ansible-playbook's parser and options errors are bad inputs."""
+    try:
+        text = outcome.stdout.read()
+    except (OSError, AttributeError, ValueError):
+        text = ""
+    lines = [line.rstrip() for line in plain_types(_ANSI.sub("", text or "")).splitlines()]
+    start = next((i for i, line in enumerate(lines) if line.startswith(("[ERROR]", "ERROR!"))), None)
+    if start is None:
+        error = " ".join(line for line in lines[-5:] if line.strip()) or f"ansible-playbook exited with {outcome.rc}"
+    else:
+        block = []
+        for line in lines[start:]:
+            if block and (not line.strip() or line.startswith("[WARNING]")):
+                break
+            block.append(line.strip())
+        error = " ".join(block).removeprefix("[ERROR]:").removeprefix("ERROR!").strip()
+    checked = input_message(error)
+    return Failure(
+        host="",
+        task="",
+        play="",
+        msg=checked if checked is not None else error,
+        bad_input=checked is not None or outcome.rc in _PLAYBOOK_USAGE_RCS,
     )

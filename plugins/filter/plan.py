@@ -9,7 +9,7 @@ from functools import wraps
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.ciab.box.plugins.module_utils.plan import PlanError
+from ansible_collections.ciab.box.plugins.module_utils.plan import INPUT_MARKER, PlanError
 from ansible_collections.ciab.box.plugins.module_utils.plan.ipplan import plan_ip
 from ansible_collections.ciab.box.plugins.module_utils.plan.memory import memory_budget
 from ansible_collections.ciab.box.plugins.module_utils.plan.nic import assign_nic_roles
@@ -34,7 +34,8 @@ def _shim(name: str) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except PlanError as exc:
-            raise AnsibleFilterError(f"ciab.box.{name}: {exc}") from exc
+            # a policy or fact the plan cannot use: a bad input (the marker tells ciab.runner so), message first
+            raise AnsibleFilterError(f"{INPUT_MARKER} ciab.box.{name}: {exc}") from exc
         except TypeError as exc:
             # the cause's text goes last, so Ansible's cause-chain formatting does not repeat it
             raise AnsibleFilterError(f"ciab.box.{name}: wrong arguments, expected {usage}: {exc}") from exc

@@ -34,16 +34,20 @@ def test_filters_return_what_the_functions_return():
 def test_plan_error_becomes_ansible_filter_error_naming_the_variable():
     with pytest.raises(AnsibleFilterError) as err:
         FILTERS["osd_devices"](fresh(REFERENCE_BOX_DISKS), {"min_size": "100G"})
-    assert str(err.value) == (  # said once: Ansible appends the cause only when the message does not end with it
-        "ciab.box.osd_devices: ciab_osd_policy has unknown key(s) 'min_size' (did you mean 'min_size_bytes'?); "
-        "known keys: allow_wipe, exclude, include, include_loop, min_partition_bytes, min_size_bytes, transports, "
-        "use_system_disk_free_space"
+    # said once (Ansible appends the cause only when the message does not end with it), after the input marker by
+    # which ciab.runner reports it as a bad input (exit 2)
+    assert str(err.value) == (
+        "[ciab-input] ciab.box.osd_devices: ciab_osd_policy has unknown key(s) 'min_size' "
+        "(did you mean 'min_size_bytes'?); known keys: allow_wipe, exclude, include, include_loop, "
+        "min_partition_bytes, min_size_bytes, transports, use_system_disk_free_space"
     )
-    with pytest.raises(AnsibleFilterError, match=r"^ciab.box.ip_plan: ciab_ip_policy.pod_cidr 10.42.0.0/15 overlaps"):
+    with pytest.raises(
+        AnsibleFilterError, match=r"^\[ciab-input\] ciab.box.ip_plan: ciab_ip_policy.pod_cidr 10.42.0.0/15 overlaps"
+    ):
         FILTERS["ip_plan"](
             fresh(REFERENCE_BOX_NICS), fresh(REFERENCE_BOX_DEFAULT_ROUTE), [], {"pod_cidr": "10.42.0.0/15"}
         )
-    with pytest.raises(AnsibleFilterError, match=r"^ciab.box.plan_table: plan must be a dict"):
+    with pytest.raises(AnsibleFilterError, match=r"^\[ciab-input\] ciab.box.plan_table: plan must be a dict"):
         FILTERS["plan_table"]("plan")
 
 

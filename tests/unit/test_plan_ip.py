@@ -239,3 +239,35 @@ def test_no_default_route_needs_the_management_interface():
 def test_bad_arguments_name_the_argument(nics, route, routes, message):
     with pytest.raises(PlanError, match=message):
         plan_ip(fresh(nics), route, routes, {})
+
+
+def test_loopback_is_not_a_management_interface():
+    with pytest.raises(PlanError, match=r"^ciab_ip_policy.management_interface: lo is the loopback interface"):
+        ref({"management_interface": "lo"})
+
+
+@pytest.mark.parametrize(
+    ("key", "cidr", "what"),
+    [
+        ("provider_cidr", "224.1.0.0/24", "multicast"),
+        ("provider_cidr", "240.0.0.0/24", "reserved"),
+        ("provider_cidr", "127.0.0.0/24", "loopback"),
+        ("provider_cidr", "169.254.0.0/24", "link-local"),
+        ("provider_cidr", "0.0.0.0/24", "'this network'"),
+        ("storage_cidr", "239.0.0.0/24", "multicast"),
+        ("pod_cidr", "224.0.0.0/16", "multicast"),
+        ("service_cidr", "240.0.0.0/16", "reserved"),
+    ],
+)
+def test_special_ranges_are_refused_naming_the_key(key, cidr, what):
+    with pytest.raises(PlanError, match=rf"^ciab_ip_policy.{key}: {cidr} overlaps .*\({what}"):
+        ref({key: cidr})
+
+
+def test_a_policy_that_is_no_dict_names_its_plain_type():
+    class _AnsibleTaggedStr(str):  # what Ansible hands a filter for a string from the inventory
+        pass
+
+    with pytest.raises(PlanError) as err:
+        ref(_AnsibleTaggedStr("oops"))
+    assert str(err.value) == "ciab_ip_policy must be a dict of policy keys, got str: 'oops'"

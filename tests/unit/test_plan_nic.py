@@ -214,3 +214,14 @@ def test_error_messages_do_not_dump_whole_fact_lists():
         assign_nic_roles([fresh(SATA_SERVER_NICS)], fresh(SATA_SERVER_DEFAULT_ROUTE), {})
     assert len(str(err.value)) < 160
     assert str(err.value).startswith("ciab_nics[0] must be a dict with a non-empty 'name', got [{'name': 'lo'")
+
+
+@pytest.mark.parametrize("role", ["management", "provider", "storage"])
+def test_loopback_is_refused_for_every_role(role):
+    with pytest.raises(PlanError, match=rf"^ciab_nic_policy.{role}: lo is the loopback interface.*eno1"):
+        assign_nic_roles(fresh(REFERENCE_BOX_NICS), fresh(REFERENCE_BOX_DEFAULT_ROUTE), {role: "lo"})
+
+
+def test_default_route_on_loopback_is_refused():
+    with pytest.raises(PlanError, match=r"^ciab_default_route.interface 'lo' is the loopback interface"):
+        assign_nic_roles(fresh(REFERENCE_BOX_NICS), {"interface": "lo", "gateway": None})

@@ -1,11 +1,16 @@
-"""Every role documents each public variable of defaults/main.yml in meta/argument_specs.yml, and nothing else."""
+"""Every role documents each public variable of defaults/main.yml in meta/argument_specs.yml, and nothing else;
+ranges and formats argument_specs cannot express are refused by the role's preflight."""
 
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROLES = sorted(p for p in (Path(__file__).parents[2] / "roles").iterdir() if p.is_dir())
+from ciab import runner
+
+ROLES_DIR = Path(__file__).parents[2] / "roles"
+ROLES = sorted(p for p in ROLES_DIR.iterdir() if p.is_dir())
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
@@ -17,3 +22,50 @@ def test_argument_specs_match_defaults(role):
     for name, option in options.items():
         assert option.get("description"), f"{role.name}: {name} has no description"
         assert name.startswith(role.name + "_"), f"{role.name}: {name} lacks the prefix"
+
+
+CEPH_INPUT_TASKS = ("Preflight | inputs are in range", "Preflight | public network and replicas")
+CEPH_GOOD = {
+    "ceph_osd_memory_target": 4294967296,
+    "ceph_memory_reserved_mib": 3072,
+    "ceph_pool_size": 0,
+    "ceph_pool_min_size": 0,
+    "ceph_pool_pg_num": 8,
+    "ceph_pool_pg_num_min": 8,
+    "ceph_rgw_port": 7480,
+    "ceph_wait_retries": 60,
+    "ceph_public_network": "192.0.2.0/24",
+}
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({}, None),
+        ({"ceph_osd_memory_target": -5}, "ceph_osd_memory_target must be an integer of at least 939524096, got -5"),
+        ({"ceph_pool_size": -1}, "ceph_pool_size must be an integer from 0 to 10, got -1"),
+        ({"ceph_pool_size": 2, "ceph_pool_min_size": 3}, "testbox: ceph_public_network must be an IPv4 network"),
+        ({"ceph_public_network": "banana"}, 'testbox: ceph_public_network must be an IPv4 network in CIDR form like '
+                                            '192.0.2.0/24 (got "banana")'),
+    ],
+    ids=["good", "memory-target", "pool-size", "min-size", "cidr-banana"],
+)  # fmt: skip
+def test_ceph_preflight_refuses_inputs_out_of_range(tmp_path, bad, message):
+    """The ceph role's input asserts (run on their own: the rest of the preflight reads the node) fail closed."""
+    preflight = yaml.safe_load((ROLES_DIR / "ceph" / "tasks" / "preflight.yml").read_text())
+    tasks = [task for task in preflight if task["name"] in CEPH_INPUT_TASKS]
+    assert len(tasks) == len(CEPH_INPUT_TASKS)
+    play = [
+        {"name": "Ceph inputs", "hosts": "all", "gather_facts": False, "vars": {**CEPH_GOOD, **bad}, "tasks": tasks}
+    ]
+    playbook = tmp_path / "ceph_inputs.yml"
+    playbook.write_text(yaml.safe_dump(play))
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(f"all:\n  hosts:\n    testbox:\n      ansible_connection: local\n"
+                         f"      ansible_python_interpreter: {sys.executable}\n")  # fmt: skip
+    result = runner.run(str(playbook), inventory=inventory)
+    if message is None:
+        assert result.exit_code == runner.EXIT_OK, result.failures
+        return
+    assert result.exit_code == runner.EXIT_USAGE
+    assert result.failures[0].msg.startswith(message)

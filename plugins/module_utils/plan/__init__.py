@@ -44,8 +44,23 @@ _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 
 
+# The marker every input check's message starts with (the plan filters, the validation playbooks and the roles'
+# preflight input asserts); ciab.runner.INPUT_MARKER is the same string: such a failure is a bad input, exit 2.
+INPUT_MARKER = "[ciab-input]"
+
+
 class PlanError(ValueError):
     """A fact or policy value cannot be planned; the message says which variable to change and how."""
+
+
+def type_name(value: Any) -> str:
+    """The YAML name of a value's type (dict, list, str ...), never Ansible's internal classes (_AnsibleTaggedStr)."""
+    for kind, name in ((bool, "bool"), (str, "str"), (int, "int"), (float, "float"), (Mapping, "dict")):
+        if isinstance(value, kind):
+            return name
+    if value is None:
+        return "null"
+    return "list" if isinstance(value, list | tuple | set) else type(value).__name__.lstrip("_")
 
 
 def short(value: Any, limit: int = 80) -> str:
@@ -59,7 +74,7 @@ def check_policy(policy: Mapping[str, Any] | None, defaults: Mapping[str, Any], 
     if policy is None:
         policy = {}
     if not isinstance(policy, Mapping):
-        raise PlanError(f"{var} must be a dict of policy keys, got {type(policy).__name__}: {short(policy)}")
+        raise PlanError(f"{var} must be a dict of policy keys, got {type_name(policy)}: {short(policy)}")
     unknown = sorted(str(key) for key in policy if key not in defaults)
     if unknown:
         hints = []
@@ -139,7 +154,7 @@ def human_bytes(value: int) -> str:
 def require_list_of_dicts(value: Any, var: str) -> list[Mapping[str, Any]]:
     """Facts arguments (``ciab_disks``, ``ciab_nics``): a list of dicts that each carry a ``name``."""
     if not isinstance(value, list | tuple):
-        raise PlanError(f"{var} must be a list of dicts (the facts from discovery), got {type(value).__name__}")
+        raise PlanError(f"{var} must be a list of dicts (the facts from discovery), got {type_name(value)}")
     for index, item in enumerate(value):
         if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) or not item["name"]:
             raise PlanError(f"{var}[{index}] must be a dict with a non-empty 'name', got {short(item)}")

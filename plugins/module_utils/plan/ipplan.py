@@ -18,6 +18,7 @@ from ansible_collections.ciab.box.plugins.module_utils.plan import (
     short,
 )
 from netaddr import AddrFormatError, IPAddress, IPNetwork, IPSet
+from netaddr.ip import IPV4_LINK_LOCAL, IPV4_LOOPBACK, IPV4_MULTICAST
 
 VAR = "ciab_ip_policy"
 NICS_VAR = "ciab_nics"
@@ -39,6 +40,14 @@ DEFAULTS: dict[str, Any] = {
 }
 # For a network with room for it the default provider allocation range is .100-.200 (offsets in the network).
 _RANGE_OFFSETS = (100, 200)
+# Ranges no planned network may touch: they are not unicast networks a node or a guest can use.
+_SPECIAL = (
+    (IPNetwork("0.0.0.0/8"), "'this network'"),
+    (IPV4_LOOPBACK, "loopback"),
+    (IPV4_LINK_LOCAL, "link-local"),
+    (IPV4_MULTICAST, "multicast"),
+    (IPNetwork("240.0.0.0/4"), "reserved, with the broadcast address"),
+)
 # Provider and storage may already be configured exactly as planned on a non-management interface.
 _MAY_EXIST = ("provider_cidr", "storage_cidr")
 
@@ -101,6 +110,12 @@ def _network(value: Any, key: str) -> IPNetwork:
         raise PlanError(f"{key}: {value} is not IPv4; the plan covers IPv4 networks only")
     if net.ip != net.network:
         raise PlanError(f"{key}: {value} has host bits set; did you mean {net.cidr}?")
+    for special, what in _SPECIAL:
+        if _overlaps(net, special):
+            raise PlanError(
+                f"{key}: {value} overlaps {special} ({what}), which cannot carry a network; use a private range "
+                "such as 172.24.4.0/24"
+            )
     return net
 
 
@@ -135,6 +150,11 @@ def _management(
     nic = next((n for n in nics if n["name"] == iface), None)
     if nic is None:
         raise PlanError(f"{key}: interface {iface!r} is not in {NICS_VAR}; known: {', '.join(n['name'] for n in nics)}")
+    if nic.get("type") == "loopback":
+        raise PlanError(
+            f"{key}: {iface} is the loopback interface, which no other machine reaches; set "
+            f"{VAR}.management_interface to the interface that carries the management address"
+        )
     addrs = [IPNetwork(a["cidr"]) for a in nic.get("addresses") or [] if a.get("family") == "inet" and a.get("cidr")]
     if not addrs:
         raise PlanError(

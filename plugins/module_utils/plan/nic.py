@@ -90,9 +90,14 @@ def _resolve(value: Any, key: str, nics: list[Mapping[str, Any]]) -> Mapping[str
             raise PlanError(f"{key}: MAC {value} is shared by {names}; use the interface name instead")
     else:
         hits = [n for n in nics if n["name"] == value or value in (n.get("altnames") or [])]
+    known = ", ".join(f"{n['name']} ({n.get('mac')})" for n in nics if n.get("type") != "loopback")
     if not hits:
-        known = ", ".join(f"{n['name']} ({n.get('mac')})" for n in nics if n.get("type") != "loopback")
         raise PlanError(f"{key}: no interface {value!r} on the node; known interfaces: {known}")
+    if hits[0].get("type") == "loopback":
+        raise PlanError(
+            f"{key}: {hits[0]['name']} is the loopback interface, which no other machine reaches; "
+            f"name a network interface: {known}"
+        )
     return hits[0]
 
 
@@ -150,6 +155,11 @@ def _management(
     if iface not in by_name:
         raise PlanError(
             f"{ROUTE_VAR}.interface {iface!r} is not in {NICS_VAR}; re-run discovery or set {VAR}.management"
+        )
+    if by_name[iface].get("type") == "loopback":
+        raise PlanError(
+            f"{ROUTE_VAR}.interface {iface!r} is the loopback interface; set {VAR}.management to the interface "
+            "that carries the management address"
         )
     return _entry(by_name[iface], "default route")
 
