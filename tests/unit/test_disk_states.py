@@ -100,8 +100,9 @@ def plan(tmp_path):
     return devices
 
 
-def sparse_image(tmp_path, size, writes=()):
-    image = tmp_path / "sdb.img"
+def sparse_image(tmp_path, size, writes=(), name="sdb.img"):
+    """A sparse file of ``size`` bytes with ``writes`` ((offset, bytes), ...) in it."""
+    image = tmp_path / name
     with open(image, "wb") as handle:
         handle.truncate(size)
         for offset, data in writes:
@@ -428,13 +429,7 @@ class Loops:
         self.attached = []
 
     def file(self, name="disk.img", size=LOOP_SIZE, writes=()):
-        path = self.tmp / name
-        with open(path, "wb") as handle:
-            handle.truncate(size)
-            for offset, data in writes:
-                handle.seek(offset)
-                handle.write(data)
-        return path
+        return sparse_image(self.tmp, size, writes, name)
 
     def attach(self, backing):
         done = subprocess.run(
