@@ -230,7 +230,7 @@ def test_guard_refuses_an_ext4_disk_even_when_planned(cluster, ext4_loop):
     device, image, _ = ext4_loop
     planned = {"name": Path(device).name, "path": device, "by_id": None, "serial": None, "transport": "loop"}
     msg = guard(ext4_loop, cluster, [{**planned, "loop_backing_file": image, "action": "prepare"}])
-    assert f"refused {device} (loop backing file {image}): found an ext4 filesystem signature" in msg
+    assert f"refused {device} (loop backing file {image}), found: carries ext4 filesystem signature" in msg
     assert f"add '{image}' to ceph_allow_wipe" in msg
     ext4_intact(ext4_loop)
 
