@@ -21,6 +21,8 @@ _LAYERS_FILE = yaml.safe_load((runner.ROOT / "playbooks" / "vars" / "layers.yml"
 LAYERS = tuple(_LAYERS_FILE["ciab_known_layers"])
 DEFAULT_LAYERS = tuple(_LAYERS_FILE["ciab_default_layers"])
 SANDBOX = "sandbox"
+# Tempest's test sets (ciab.box.tempest's tempest_set)
+TEMPEST_SETS = ("smoke", "api")
 # facts of discovery (ciab.box.disk_facts, nic_facts) and of the plan kept for the discover/plan summary
 _KEPT_FACTS = {"disks": "ciab_disks", "nics": "ciab_nics", "plan": "ciab_plan"}
 EXIT_CODES = (
@@ -272,7 +274,44 @@ def cmd_deploy(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, progress: Progress) -> int:
-    return _run_steps(progress, [("verify", _play(args, progress, "verify", **_layers(args.limit)))])
+    kwargs = _layers(args.limit)
+    tempest = getattr(args, "tempest", None)
+    if tempest:
+        for path in _tempest_files(args.inventory):
+            path.unlink(missing_ok=True)
+        kwargs["extravars"] = {**kwargs.get("extravars", {}), "ciab_verify_tempest": tempest}
+    code = _run_steps(progress, [("verify", _play(args, progress, "verify", **kwargs))])
+    if tempest:
+        _tempest_summary(progress, args.inventory)
+    return code
+
+
+def _tempest_files(inventory: str) -> list[Path]:
+    """The summaries ciab.box.tempest writes, one per host it ran on (the first OpenStack controller)."""
+    hosts = runner.inventory_hosts(runner.inventory_path(inventory))
+    return [runner.ROOT / ".cache" / "tempest" / f"{host}.yml" for host in sorted(hosts)]
+
+
+def _tempest_summary(progress: Progress, inventory: str) -> None:
+    """Tempest's counts, failed tests and log after `verify --tempest` (also when tests failed)."""
+    paths = [path for path in _tempest_files(inventory) if path.is_file()]
+    if not paths:
+        progress.emit("message", text="Tempest did not run (the verify run stopped before it, or no OpenStack layer).")
+        return
+    path = paths[0]
+    data = yaml.safe_load(path.read_text()) or {}
+    if progress.as_json:
+        progress.emit("tempest", **data)
+        return
+    counts = data.get("counts", {})
+    lines = [
+        "",
+        f"Tempest ({data.get('set')}): {counts.get('total', 0)} tests in {data.get('seconds', 0)}s: "
+        f"{counts.get('passed', 0)} passed, {counts.get('skipped', 0)} skipped, {counts.get('failed', 0)} failed",
+    ]
+    lines += [f"  failed: {test}" for test in data.get("failed", [])]
+    lines.append(f"  log:    {data.get('log', '')} (on the box)")
+    progress.out.write("\n".join(lines) + "\n")
 
 
 def cmd_status(args: argparse.Namespace, progress: Progress) -> int:
@@ -359,6 +398,16 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--limit", action="append", choices=LAYERS, metavar="LAYER", help=f"one of {', '.join(LAYERS)}")
         p.set_defaults(func=func)
+        if name == "verify":
+            p.add_argument(
+                "--tempest",
+                nargs="?",
+                const="smoke",
+                choices=TEMPEST_SETS,
+                metavar="SET",
+                help="also run OpenStack's Tempest tests on the box: smoke (default; minutes) or api (every API "
+                "test of the deployed services; about an hour)",
+            )
     text = "remove the cloud from a box (asks for the box's name)"
     p = sub.add_parser("destroy", help=text, description=text)
     p.add_argument("--yes-destroy", dest="confirm", metavar="NAME", default="", help="the box to destroy")

@@ -188,3 +188,36 @@ def test_summary_prints_endpoints_clouds_and_how_to_reach_the_sandbox(monkeypatc
     assert event["endpoints"]["compute"].endswith("/v2.1")
     assert event["layers"] == ["base", "ceph", "openstack"]
     assert event["clouds_names"] == ["ciab-admin", "ciab-demo"]
+
+
+def test_verify_tempest_passes_the_set_and_prints_the_summary(local_inventory, monkeypatch, tmp_path):
+    """`ciab verify --tempest [SET]`: the set reaches playbooks/verify.yml, an old summary is removed first, and the
+    summary ciab.box.tempest wrote is printed after the run, also when tests failed."""
+    monkeypatch.setattr(runner, "ROOT", tmp_path)
+    summary = tmp_path / ".cache" / "tempest" / "testbox.yml"
+    summary.parent.mkdir(parents=True)
+    summary.write_text("stale: true\n")
+    calls = []
+
+    def fake_run(playbook, **kw):
+        calls.append((playbook, kw))
+        assert not summary.exists()  # no summary of an earlier run is taken for this one
+        summary.write_text(
+            "set: smoke\ncounts: {total: 3, passed: 1, skipped: 1, failed: 1}\nseconds: 42\n"
+            "failed: [tempest.api.compute.servers.test_x.T.test_y]\nlog: /var/lib/ciab/tempest/logs/tempest.log\n"
+        )
+        return runner.RunResult(playbook=playbook, status="failed", rc=2, elapsed=0.1)
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    out = io.StringIO()
+    assert cli.main(["-i", str(local_inventory), "verify", "--tempest"], out=out) == runner.EXIT_FAILED
+    assert calls[0][0] == "verify"
+    assert calls[0][1]["extravars"] == {"ciab_verify_tempest": "smoke"}
+    text = out.getvalue()
+    assert "Tempest (smoke): 3 tests in 42s: 1 passed, 1 skipped, 1 failed" in text
+    assert "failed: tempest.api.compute.servers.test_x.T.test_y" in text
+    cli.main(["-i", str(local_inventory), "verify", "--tempest", "api", "--limit", "openstack"], out=io.StringIO())
+    assert calls[1][1]["extravars"] == {"ciab_layers": ["openstack"], "ciab_verify_tempest": "api"}
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["-i", str(local_inventory), "verify", "--tempest", "full"], out=io.StringIO())
+    assert exc.value.code == runner.EXIT_USAGE
