@@ -134,6 +134,33 @@ def test_apis_verify_against_the_deploys_ca_from_the_controller(address):
         urllib.request.urlopen(f"https://{address}:5000/", context=ssl.create_default_context(), timeout=30)
 
 
+def test_version_documents_link_to_the_apis_own_port(address):
+    """The front end passes the Host with its port: a client following a version link (Tempest's
+    test_get_version_details, SDK version discovery) reaches the same API, not port 443."""
+    context = ssl.create_default_context(cafile=str(SECRETS / "pki" / "ca.crt"))
+    for service, (port, _user) in APIS.items():
+        try:
+            with urllib.request.urlopen(f"https://{address}:{port}/", context=context, timeout=30) as answer:
+                body = answer.read()
+        except urllib.error.HTTPError as error:  # 300 Multiple Choices
+            body = error.read()
+        links = [link["href"] for link in _links(json.loads(body)) if link.get("rel") == "self" and link["href"]]
+        # placement's document links nowhere (href ""); every other one links to its versions
+        assert links or service == "placement", service
+        assert all(href.startswith(f"https://{address}:{port}/") for href in links), (service, links)
+
+
+def _links(document):
+    """Every "links" entry anywhere in a JSON document."""
+    if isinstance(document, dict):
+        yield from document.get("links", []) if isinstance(document.get("links"), list) else []
+        for value in document.values():
+            yield from _links(value)
+    elif isinstance(document, list):
+        for value in document:
+            yield from _links(value)
+
+
 def test_services_restart_cleanly(host):
     host.check_output("systemctl restart " + " ".join(APIS))
     for service in APIS:
