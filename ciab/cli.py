@@ -276,13 +276,14 @@ def cmd_deploy(args: argparse.Namespace, progress: Progress) -> int:
 def cmd_verify(args: argparse.Namespace, progress: Progress) -> int:
     kwargs = _layers(args.limit)
     tempest = getattr(args, "tempest", None)
+    summaries = _tempest_files(args.inventory) if tempest else []
+    for path in summaries:  # no summary of an earlier run is taken for this one
+        path.unlink(missing_ok=True)
     if tempest:
-        for path in _tempest_files(args.inventory):
-            path.unlink(missing_ok=True)
         kwargs["extravars"] = {**kwargs.get("extravars", {}), "ciab_verify_tempest": tempest}
     code = _run_steps(progress, [("verify", _play(args, progress, "verify", **kwargs))])
     if tempest:
-        _tempest_summary(progress, args.inventory)
+        _tempest_summary(progress, summaries)
     return code
 
 
@@ -292,9 +293,9 @@ def _tempest_files(inventory: str) -> list[Path]:
     return [runner.ROOT / ".cache" / "tempest" / f"{host}.yml" for host in sorted(hosts)]
 
 
-def _tempest_summary(progress: Progress, inventory: str) -> None:
+def _tempest_summary(progress: Progress, summaries: list[Path]) -> None:
     """Tempest's counts, failed tests and log after `verify --tempest` (also when tests failed)."""
-    paths = [path for path in _tempest_files(inventory) if path.is_file()]
+    paths = [path for path in summaries if path.is_file()]
     if not paths:
         progress.emit("message", text="Tempest did not run (the verify run stopped before it, or no OpenStack layer).")
         return
@@ -406,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
                 choices=TEMPEST_SETS,
                 metavar="SET",
                 help="also run OpenStack's Tempest tests on the box: smoke (default; minutes) or api (every API "
-                "test of the deployed services; about an hour)",
+                "test of the deployed services; about two hours on the 2-core sandbox)",
             )
     text = "remove the cloud from a box (asks for the box's name)"
     p = sub.add_parser("destroy", help=text, description=text)
