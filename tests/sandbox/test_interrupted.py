@@ -1,0 +1,85 @@
+"""A run killed between a configuration change and its handler (#22): the service kept running its old
+configuration and a re-run reported nothing to do. Now the next run restarts it (ciab.box.pending_restart), and the
+run after that changes nothing. Measured through what Keystone does, not what its file says: a token's lifetime."""
+
+import calendar
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from box import OS_ADMIN, ROOT
+
+from ciab import cli, runner
+
+PLAY = ROOT / "playbooks" / "role.yml"
+CONFIG_TASK = "Config | /etc/keystone/keystone.conf"
+LONGER = 5400  # keystone_token_expiration's default is 3600
+
+
+def token_lifetime(host):
+    """Seconds a fresh token lives, from its expiry and the box's clock."""
+    expires = host.check_output(f"{OS_ADMIN} token issue -f value -c expires")  # UTC, 2026-12-03T14:20:01+0000
+    return calendar.timegm(time.strptime(expires[:19], "%Y-%m-%dT%H:%M:%S")) - time.time()
+
+
+def run_role(*extra):
+    result = runner.run(str(PLAY), inventory=cli.SANDBOX, extravars={"ciab_role": "ciab.box.keystone",
+                                                                      **dict(extra)})  # fmt: skip
+    assert result.ok, result.failures
+    return result
+
+
+def run_killed_after_config_change(**extravars):
+    """ansible-playbook with the changed variable, SIGKILLed (its process group) as soon as the config task reported
+    changed, before any handler ran; returns its output."""
+    inventory = runner.inventory_path(cli.SANDBOX)
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(PLAY),
+            "-e", "ciab_role=ciab.box.keystone"]  # fmt: skip
+    for key, value in extravars.items():
+        argv += ["-e", f"{key}={value}"]
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # fmt: skip
+    lines, in_config_task = [], False
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("TASK ["):
+            in_config_task = CONFIG_TASK in line
+        elif in_config_task and line.startswith("changed:"):
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    output = "".join(lines)
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before {CONFIG_TASK} changed:\n{output[-3000:]}"
+    return output
+
+
+@pytest.fixture(scope="module", autouse=True)
+def restore_default(host):
+    """A failed check leaves Keystone on the default again for the tests after this one."""
+    yield
+    if f"expiration = {LONGER}" in host.file("/etc/keystone/keystone.conf").content_string:
+        run_role()
+
+
+def test_killed_before_the_handler_then_run_again(host):
+    assert abs(token_lifetime(host) - 3600) < 120
+
+    output = run_killed_after_config_change(keystone_token_expiration=LONGER)
+    assert "RUNNING HANDLER" not in output, output[-2000:]
+    assert f"expiration = {LONGER}" in host.file("/etc/keystone/keystone.conf").content_string
+    # what the kill left: the file is new, the service is not (before ciab.box.pending_restart this stayed so)
+    assert abs(token_lifetime(host) - 3600) < 120
+
+    again = run_role(("keystone_token_expiration", LONGER))
+    assert again.changed >= 1
+    assert abs(token_lifetime(host) - LONGER) < 120
+
+    back = run_role()
+    assert back.changed >= 1
+    assert abs(token_lifetime(host) - 3600) < 120
+    assert run_role().changed == 0
