@@ -13,6 +13,7 @@ Targets (issue 19): cold <= 12 min on 2 cores, re-run <= 90 s with changed=0, pe
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import sys
@@ -76,17 +77,14 @@ def noop_overhead(label):
     return 1000 * sum(e[0] for e in task_events(result)) / NOOP_TASKS, 1000 * result.elapsed / NOOP_TASKS
 
 
+@contextlib.contextmanager
 def linear():
-    """Context: Ansible's plain linear strategy instead of ansible.cfg's ciab.box.linear (Mitogen)."""
-
-    class _Linear:
-        def __enter__(self):
-            os.environ["ANSIBLE_STRATEGY"] = "linear"
-
-        def __exit__(self, *exc):
-            os.environ.pop("ANSIBLE_STRATEGY", None)
-
-    return _Linear()
+    """Ansible's plain linear strategy instead of ansible.cfg's ciab.box.linear (Mitogen), for the runs inside."""
+    os.environ["ANSIBLE_STRATEGY"] = "linear"
+    try:
+        yield
+    finally:
+        os.environ.pop("ANSIBLE_STRATEGY", None)
 
 
 def main():

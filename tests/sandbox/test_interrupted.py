@@ -26,9 +26,8 @@ def token_lifetime(host):
     return calendar.timegm(time.strptime(expires[:19], "%Y-%m-%dT%H:%M:%S")) - time.time()
 
 
-def run_role(*extra):
-    result = runner.run(str(PLAY), inventory=cli.SANDBOX, extravars={"ciab_role": "ciab.box.keystone",
-                                                                      **dict(extra)})  # fmt: skip
+def run_role(**extravars):
+    result = runner.run(str(PLAY), inventory=cli.SANDBOX, extravars={"ciab_role": "ciab.box.keystone", **extravars})
     assert result.ok, result.failures
     return result
 
@@ -75,7 +74,7 @@ def test_killed_before_the_handler_then_run_again(host):
     # what the kill left: the file is new, the service is not (before ciab.box.pending_restart this stayed so)
     assert abs(token_lifetime(host) - 3600) < 120
 
-    again = run_role(("keystone_token_expiration", LONGER))
+    again = run_role(keystone_token_expiration=LONGER)
     assert again.changed >= 1
     assert abs(token_lifetime(host) - LONGER) < 120
 
