@@ -13,6 +13,8 @@ description:
     of the C(ciab) package), connections of the types C(ssh), C(docker) and C(local) are Mitogen's: one Python
     process per host stays up for the whole run and modules run in it, instead of a new process (and a new
     C(docker exec) or SSH channel) per task.
+  - A play that starts background jobs (C(async) with C(poll: 0)) runs as C(ansible.builtin.linear): Mitogen's
+    C(async_status) never sees such jobs finish (Molecule's create and destroy).
   - Without C(mitogen) it is C(ansible.builtin.linear), with a warning.
   - C(ANSIBLE_STRATEGY=linear) turns Mitogen off for one run.
 author:
@@ -32,9 +34,21 @@ except ImportError:
             super().__init__(tqm)
 
 else:
+    _Linear = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
-    class StrategyModule(
-        ansible_mitogen.strategy.StrategyMixin,
-        ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True),
-    ):
-        pass
+    def _tasks(blocks):
+        for block in blocks:
+            for item in block.block + block.rescue + block.always:
+                if hasattr(item, "block"):
+                    yield from _tasks([item])
+                else:
+                    yield item
+
+    def _starts_background_jobs(play) -> bool:
+        return any(task.async_val and not task.poll for task in _tasks(play.compile()))
+
+    class StrategyModule(ansible_mitogen.strategy.StrategyMixin, _Linear):
+        def run(self, iterator, play_context, result=0):
+            if _starts_background_jobs(iterator._play):
+                return _Linear.run(self, iterator, play_context)
+            return super().run(iterator, play_context, result)
