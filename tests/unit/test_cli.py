@@ -221,3 +221,57 @@ def test_verify_tempest_passes_the_set_and_prints_the_summary(local_inventory, m
     with pytest.raises(SystemExit) as exc:
         cli.main(["-i", str(local_inventory), "verify", "--tempest", "full"], out=io.StringIO())
     assert exc.value.code == runner.EXIT_USAGE
+
+
+def test_sandbox_up_again_keeps_the_smoke_result_only_when_the_deploy_changed_nothing(monkeypatch, tmp_path):
+    """`sandbox up` on a converged sandbox: the read-only checks run, the smoke test (servers) is left out when it
+    passed after the last deploy and this deploy changed nothing; any change, a failure or `down` runs it again."""
+    monkeypatch.setattr(runner, "ROOT", tmp_path)
+    (tmp_path / "inventories" / "sandbox").mkdir(parents=True)
+    monkeypatch.setattr(cli, "_summary", lambda *a: None)
+    changed = {"deploy": 5}
+    verify_ok = {"ok": True}
+    calls = []
+
+    def fake_run(playbook, **kw):
+        step = {"site": "deploy"}.get(playbook, playbook)
+        calls.append((playbook, kw.get("extravars", {})))
+        stats = {"ciab-sandbox": {"changed": changed.get(step, 0)}}
+        good = playbook != "verify" or verify_ok["ok"]
+        return runner.RunResult(playbook, "successful" if good else "failed", 0 if good else 2, 0.1, stats=stats)
+
+    monkeypatch.setattr(runner, "run", fake_run)
+
+    def up():
+        calls.clear()
+        out = io.StringIO()
+        code = cli.main(["sandbox", "up"], out=out)
+        [verify] = [extravars for playbook, extravars in calls if playbook == "verify"]
+        return code, verify.get("ciab_verify_smoke", True), out.getvalue()
+
+    assert up()[:2] == (runner.EXIT_OK, True)  # a first deploy: the smoke test runs
+    changed["deploy"] = 0
+    code, smoke, text = up()
+    assert (code, smoke) == (runner.EXIT_OK, False)
+    assert "the smoke test is left out: it passed after the last deploy and this deploy changed nothing" in text
+    assert up()[1] is False  # kept again: nothing changed since it passed
+    changed["deploy"] = 1
+    assert up()[1] is True  # a change: it runs again
+    verify_ok["ok"] = False
+    changed["deploy"] = 0
+    assert up()[:2] == (runner.EXIT_FAILED, False)
+    verify_ok["ok"] = True
+    assert up()[1] is True  # no result stands after a failed verify
+    cli.main(["sandbox", "down"], out=io.StringIO())
+    assert up()[1] is True  # down forgets it
+    assert cli.main(["sandbox", "up", "--limit", "base"], out=io.StringIO()) == runner.EXIT_OK
+    assert up()[1] is True  # a verify without the OpenStack layer ran no smoke test
+
+
+def test_verify_no_smoke_leaves_the_smoke_test_out(local_inventory, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        runner, "run", lambda playbook, **kw: calls.append(kw) or runner.RunResult(playbook, "successful", 0, 0.1)
+    )
+    cli.main(["-i", str(local_inventory), "verify", "--no-smoke", "--tempest"], out=io.StringIO())
+    assert calls[0]["extravars"] == {"ciab_verify_tempest": "smoke", "ciab_verify_smoke": False}
