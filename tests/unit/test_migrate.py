@@ -13,7 +13,7 @@ import yaml
 ROOT = Path(__file__).parents[2]
 
 
-def _run(tmp_path, steps, created=False):
+def _run(tmp_path, steps, created=False, **more):
     log = tmp_path / "steps.log"
     play = {
         "hosts": "all",
@@ -21,7 +21,7 @@ def _run(tmp_path, steps, created=False):
         "vars": {
             "openstack_venv_root": str(tmp_path),
             "__openstack_db_created": {"changed": created},
-            "__openstack_migrate": {"venv": "svc", "user": "root", "steps": steps},
+            "__openstack_migrate": {"venv": "svc", "user": "root", "steps": steps, **more},
         },
         "tasks": [
             {
@@ -87,3 +87,15 @@ def test_the_no_log_step_hides_its_output(tmp_path):
     assert done.returncode != 0
     assert "SECRET" not in done.stdout + done.stderr
     assert json.dumps("SECRET") not in done.stdout
+
+
+def test_changed_inputs_run_the_steps_again(tmp_path):
+    """Horizon's static files: built again when the settings they are built from change, not on every run."""
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "ciab-lock.txt").write_text("horizon==27.0.0\n")
+    steps = [step("collectstatic"), step("compress")]
+    assert _run(tmp_path, steps)[1] == ["collectstatic", "compress"]
+    assert _run(tmp_path, steps, inputs="")[1] == []  # no inputs is the same record as before inputs existed
+    assert _run(tmp_path, steps, inputs="settings-sha1-a")[1] == ["collectstatic", "compress"]
+    assert _run(tmp_path, steps, inputs="settings-sha1-a")[1] == []
+    assert _run(tmp_path, steps, inputs="settings-sha1-b")[1] == ["collectstatic", "compress"]
