@@ -164,6 +164,8 @@ def _summary(progress: Progress, inventory: str, limit: list[str] | None) -> Non
         "clouds": box.get("clouds", ""),
         "clouds_names": box.get("clouds_names", []),
         "ca": box.get("ca", ""),
+        # {"url", "domain", "user", "password_file"} when Horizon is deployed
+        "dashboard": box.get("dashboard") or {},
         # {"deployed": bool, "reason": str, "kubeconfig": str} when the k3s layer ran
         "kubernetes": box.get("kubernetes") or {},
         "secrets": str(cache / "secrets"),
@@ -184,6 +186,11 @@ def _summary(progress: Progress, inventory: str, limit: list[str] | None) -> Non
         for name in data["clouds_names"]:
             lines.append(f"    OS_CLIENT_CONFIG_FILE={data['clouds']} openstack --os-cloud {name} token issue")
         lines.append("    on the box: openstack --os-cloud NAME ... (root, /etc/openstack/clouds.yaml)")
+    if dash := data["dashboard"]:
+        lines.append(
+            f"  dashboard:   {dash.get('url', '')}  (domain {dash.get('domain', '')}, user {dash.get('user', '')},"
+            f" password in {dash.get('password_file', '')})"
+        )
     kube = data["kubernetes"]
     if kube:
         state = f"kubeconfig {kube.get('kubeconfig', '')}" if kube.get("deployed") else "not deployed: "

@@ -167,6 +167,7 @@ def test_summary_prints_endpoints_clouds_and_how_to_reach_the_sandbox(monkeypatc
         "host: ciab-sandbox\nlayers: [base, ceph, openstack]\n"
         "endpoints: {identity: 'https://172.31.240.2:5000', compute: 'https://172.31.240.2:8774/v2.1'}\n"
         "clouds: /x/clouds.yaml\nca: /x/pki/ca.crt\nclouds_names: [ciab-admin, ciab-demo]\n"
+        "dashboard: {url: 'https://172.31.240.2/', domain: Default, user: demo, password_file: /x/passwords/demo}\n"
     )
     monkeypatch.setattr(runner, "ROOT", tmp_path)
     real_inventories = Path(cli.__file__).resolve().parents[1] / "inventories"
@@ -180,6 +181,7 @@ def test_summary_prints_endpoints_clouds_and_how_to_reach_the_sandbox(monkeypatc
     assert "openstack --os-cloud ciab-demo token issue" in text
     assert "sshuttle -r root@" in text and "172.31.240.0/24 172.31.241.0/24" in text
     assert "took:        sandbox 12s, deploy 600s" in text
+    assert "dashboard:   https://172.31.240.2/  (domain Default, user demo, password in /x/passwords/demo)" in text
     out = io.StringIO()
     progress = cli.Progress(out, as_json=True)
     cli._summary(progress, "sandbox", None)
@@ -188,6 +190,7 @@ def test_summary_prints_endpoints_clouds_and_how_to_reach_the_sandbox(monkeypatc
     assert event["endpoints"]["compute"].endswith("/v2.1")
     assert event["layers"] == ["base", "ceph", "openstack"]
     assert event["clouds_names"] == ["ciab-admin", "ciab-demo"]
+    assert event["dashboard"]["url"] == "https://172.31.240.2/"
 
 
 def test_verify_tempest_passes_the_set_and_prints_the_summary(local_inventory, monkeypatch, tmp_path):
