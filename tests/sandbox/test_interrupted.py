@@ -1,25 +1,30 @@
-"""Runs killed (#22) between a configuration change and its handler, and during a database migration. Before, the
-service kept running its old configuration and a re-run reported nothing to do. Now the next run restarts it
-(ciab.box.pending_restart) and runs the migration again (tasks/migrate.yml records only completed steps), and the run
-after that changes nothing. Measured through what Keystone does, not what its file says: a token's lifetime."""
+"""Runs killed (#22) between a configuration change and its handler, during a database migration, and while a venv
+is installed. Before, the service kept running its old configuration and a re-run reported nothing to do. Now the
+next run restarts it (ciab.box.pending_restart), runs the migration again (tasks/migrate.yml records only completed
+steps), completes the venv and restarts its service on it, and the run after that changes nothing. Measured through
+what the service does, not what its files say: a token's lifetime, the dashboard's login page."""
 
 import calendar
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
-from box import OS_ADMIN, ROOT
+import yaml
+from box import OPENSTACK_SECRETS, OS_ADMIN, ROOT
 
 from ciab import cli, runner
 
 PLAY = ROOT / "playbooks" / "role.yml"
 CONFIG_TASK = "Config | /etc/keystone/keystone.conf"
 MIGRATE_TASK = "Migrate | step (keystone)"
-MIGRATED = "/opt/ciab/openstack/2026.2/keystone/ciab-migrated.txt"  # (openstack_venv_root of the release)
+VENVS = "/opt/ciab/openstack/2026.2"  # openstack_venv_root of the release
+MIGRATED = f"{VENVS}/keystone/ciab-migrated.txt"
 LONGER = 5400  # keystone_token_expiration's default is 3600
 
 
@@ -29,19 +34,19 @@ def token_lifetime(host):
     return calendar.timegm(time.strptime(expires[:19], "%Y-%m-%dT%H:%M:%S")) - time.time()
 
 
-def run_role(**extravars):
-    result = runner.run(str(PLAY), inventory=cli.SANDBOX, extravars={"ciab_role": "ciab.box.keystone", **extravars})
+def run_role(role="ciab.box.keystone", **extravars):
+    result = runner.run(str(PLAY), inventory=cli.SANDBOX, extravars={"ciab_role": role, **extravars})
     assert result.ok, result.failures
     return result
 
 
-def run_killed(task, on, **extravars):
+def run_killed(task, on, role="ciab.box.keystone", **extravars):
     """ansible-playbook with the given variables, SIGKILLed (its process group) when `task` reports changed
     (on="changed": before any handler ran) or 1 s after it started (on="start": its command runs); returns
     its output."""
     inventory = runner.inventory_path(cli.SANDBOX)
     argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(PLAY),
-            "-e", "ciab_role=ciab.box.keystone"]  # fmt: skip
+            "-e", f"ciab_role={role}"]  # fmt: skip
     for key, value in extravars.items():
         argv += ["-e", f"{key}={value}"]
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
@@ -100,3 +105,23 @@ def test_killed_before_the_handler_then_run_again(host):
     )
     assert abs(token_lifetime(host) - 3600) < 120
     assert run_role().changed == 0
+
+
+def test_killed_while_installing_a_venv_then_run_again(host):
+    """The dashboard's venv removed (as a new release would install it afresh) and the run killed 1 s into the
+    install: half a venv, no stamp. The next run installs it whole, builds the static files, restarts the dashboard
+    on the new venv (its process started before the stamp), and the run after that changes nothing."""
+    venv = f"{VENVS}/horizon"
+    host.check_output(f"rm -rf {venv}")
+    run_killed("Venv | install the lock (horizon)", "start", role="ciab.box.horizon")
+    assert host.file(f"{venv}/bin/python").exists and not host.file(f"{venv}/ciab-lock.txt").exists
+    time.sleep(5)  # the killed run's installer on the box (its docker exec client is gone) finishes or dies
+    assert run_role("ciab.box.horizon").changed >= 1
+    assert host.file(f"{venv}/ciab-lock.txt").exists and host.file(f"{venv}/ciab-migrated.txt").exists
+    started = float(host.check_output('date -d "$(systemctl show -P ActiveEnterTimestamp horizon)" +%s'))
+    assert started >= host.file(f"{venv}/ciab-lock.txt").mtime.timestamp() - 1  # restarted on the new venv
+    dashboard = yaml.safe_load((OPENSTACK_SECRETS / "dashboard.yml").read_text())
+    context = ssl.create_default_context(cafile=dashboard["ca"])
+    with urllib.request.urlopen(dashboard["url"] + "auth/login/", context=context, timeout=30) as answer:
+        assert answer.status == 200 and 'id="id_password"' in answer.read().decode()
+    assert run_role("ciab.box.horizon").changed == 0
