@@ -23,6 +23,7 @@ from box import OPENSTACK_SECRETS, OS_DEMO, ROOT
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 from waiting import wait_for
@@ -31,6 +32,11 @@ SHOTS = ROOT / ".cache" / "screenshots" / "horizon"
 DASHBOARD = OPENSTACK_SECRETS / "dashboard.yml"
 IMAGE, FLAVOR, NETWORK = "ciab-guest", "SCS-1L-1-5", "demo-net"
 TIMEOUT = 120
+IDLE = """
+const injector = window.angular && angular.element(document.body).injector();
+return document.readyState === 'complete' && (!window.jQuery || jQuery.active === 0)
+  && (!injector || injector.get('$http').pendingRequests.length === 0);
+"""
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +83,14 @@ def browser(dashboard, tmp_path_factory):
 
 
 def _wait(driver, what, timeout=TIMEOUT):
-    return WebDriverWait(driver, timeout, poll_frequency=0.5).until(what)
+    """Until ``what(driver)`` is true; an element not there yet, or replaced by the page meanwhile, is retried."""
+    retried = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, poll_frequency=0.5, ignored_exceptions=retried).until(what)
 
 
 def _ready(driver):
     """The page is loaded and neither jQuery nor Angular has a request outstanding."""
-    _wait(
-        driver,
-        lambda d: d.execute_script(
-            "return document.readyState === 'complete' && (!window.jQuery || jQuery.active === 0)"
-        ),
-    )
+    _wait(driver, lambda d: d.execute_script(IDLE))
 
 
 def _shot(driver, name):
@@ -109,10 +112,12 @@ def _allocate(driver, table, item):
     """Move ``item`` of a step of the launch dialog from "Available" to "Allocated" (its arrow turns down); the
     dialog allocates a project's only network itself."""
     row = f".//*[normalize-space(text())='{item}']/ancestor::tr"
-    _wait(driver, lambda d: table.find_elements(By.XPATH, row))
-    if not table.find_elements(By.XPATH, f"{row}//*[contains(@class, 'fa-arrow-down')]"):
-        table.find_element(By.XPATH, f"{row}//*[contains(@class, 'fa-arrow-up')]").click()
-    _wait(driver, lambda d: table.find_elements(By.XPATH, f"{row}//*[contains(@class, 'fa-arrow-down')]"))
+    up, down = (f"{row}//*[contains(@class, 'fa-arrow-{way}')]" for way in ("up", "down"))
+    # the row's button comes with a template of its own, after the row
+    _wait(driver, lambda d: table.find_elements(By.XPATH, up) or table.find_elements(By.XPATH, down))
+    if not table.find_elements(By.XPATH, down):
+        table.find_element(By.XPATH, up).click()
+    _wait(driver, lambda d: table.find_elements(By.XPATH, down))
 
 
 def test_login_page_answers_over_tls_with_the_deploys_ca(dashboard):
@@ -175,9 +180,13 @@ def test_the_demo_user_logs_in_sees_the_pages_launches_an_instance_and_logs_out(
             ("Flavor", "launchInstanceFlavorForm", FLAVOR),
             ("Networks", "launchInstanceNetworkForm", NETWORK),
         ):
+            # a step's link shows once the step is ready (Networks: after the service catalog)
+            _wait(browser, lambda d, s=step: steps.find_element(By.LINK_TEXT, s).is_displayed())
             steps.find_element(By.LINK_TEXT, step).click()
             _allocate(browser, wizard.find_element(By.CSS_SELECTOR, f"ng-include[ng-form={form}]"), item)
             _shot(browser, f"launch-{step.lower()}")
+        # enabled once every required step is complete
+        _wait(browser, lambda d: wizard.find_element(By.CSS_SELECTOR, "button.btn-primary.finish").is_enabled())
         wizard.find_element(By.CSS_SELECTOR, "button.btn-primary.finish").click()
         # the instances table shows the new instance until it is Active (the page polls its row)
         row = f"//tr[.//a[normalize-space()='{name}']]"

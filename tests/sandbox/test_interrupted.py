@@ -107,21 +107,35 @@ def test_killed_before_the_handler_then_run_again(host):
     assert run_role().changed == 0
 
 
+def started(host, unit):
+    """Wall-clock start of the unit's main process on the box (seconds since the epoch)."""
+    return float(host.check_output(f'date -d "$(systemctl show -P ActiveEnterTimestamp {unit})" +%s.%N'))
+
+
 def test_killed_while_installing_a_venv_then_run_again(host):
     """The dashboard's venv removed (as a new release would install it afresh) and the run killed 1 s into the
-    install: half a venv, no stamp. The next run installs it whole, builds the static files, restarts the dashboard
-    on the new venv (its process started before the stamp), and the run after that changes nothing."""
+    install: half a venv, no stamp. The next run installs it whole, builds the static files and restarts the
+    dashboard on the new venv; the run after that changes nothing. Then only the stamps removed (the venv is
+    installed again, nothing else changes): the dashboard is restarted for the new venv alone."""
     venv = f"{VENVS}/horizon"
+    stamp = f"{venv}/ciab-lock.txt"
     host.check_output(f"rm -rf {venv}")
     run_killed("Venv | install the lock (horizon)", "start", role="ciab.box.horizon")
-    assert host.file(f"{venv}/bin/python").exists and not host.file(f"{venv}/ciab-lock.txt").exists
+    assert host.file(f"{venv}/bin/python").exists and not host.file(stamp).exists
     time.sleep(5)  # the killed run's installer on the box (its docker exec client is gone) finishes or dies
+    before = float(host.check_output("date +%s.%N"))
     assert run_role("ciab.box.horizon").changed >= 1
-    assert host.file(f"{venv}/ciab-lock.txt").exists and host.file(f"{venv}/ciab-migrated.txt").exists
-    started = float(host.check_output('date -d "$(systemctl show -P ActiveEnterTimestamp horizon)" +%s'))
-    assert started >= host.file(f"{venv}/ciab-lock.txt").mtime.timestamp() - 1  # restarted on the new venv
+    assert host.file(f"{venv}/ciab-migrated.txt").exists  # the static files were built again
+    assert host.file(stamp).mtime.timestamp() >= before - 1  # the stamp's time is the install's
+    assert started(host, "horizon") >= host.file(stamp).mtime.timestamp() - 1  # restarted on the new venv
     dashboard = yaml.safe_load((OPENSTACK_SECRETS / "dashboard.yml").read_text())
     context = ssl.create_default_context(cafile=dashboard["ca"])
     with urllib.request.urlopen(dashboard["url"] + "auth/login/", context=context, timeout=30) as answer:
         assert answer.status == 200 and 'id="id_password"' in answer.read().decode()
+    assert run_role("ciab.box.horizon").changed == 0
+
+    old = started(host, "horizon")
+    host.check_output(f"rm {stamp} {venv}/ciab-build.txt")
+    assert run_role("ciab.box.horizon").changed >= 1
+    assert started(host, "horizon") > old  # pending_restart: the venv is newer than the process
     assert run_role("ciab.box.horizon").changed == 0
