@@ -199,13 +199,13 @@ def test_secrets_are_generated_and_private(host):
     passwords = sorted(p.name for p in (SECRETS / "passwords").iterdir())
     assert passwords == [
         *("admin", "cinder", "cinder-db", "cinder-rabbitmq", "demo"),
-        *("glance", "glance-db", "keystone-db", "neutron", "neutron-db", "neutron-rabbitmq"),
+        *("glance", "glance-db", "horizon-secret-key", "keystone-db", "neutron", "neutron-db", "neutron-rabbitmq"),
         *("nova", "nova-db", "nova-rabbitmq", "placement", "placement-db"),
     ]
     for path in [*(SECRETS / "passwords").iterdir(), SECRETS / "clouds.yaml", SECRETS / "pki" / "ca.key"]:
         assert path.stat().st_mode & 0o077 == 0, path
     for path in (SECRETS / "passwords").iterdir():
-        assert len(path.read_text().strip()) == 32, path
+        assert len(path.read_text().strip()) == (64 if path.name == "horizon-secret-key" else 32), path
     assert host.file("/etc/openstack/clouds.yaml").mode == 0o600
     assert host.file("/etc/ciab/tls/api.key").mode == 0o640
     digests = {hashlib.sha256((SECRETS / "passwords" / p).read_bytes()).hexdigest() for p in passwords}
