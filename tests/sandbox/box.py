@@ -2,6 +2,8 @@
 
 import io
 import json
+import ssl
+import urllib.request
 
 import yaml
 
@@ -18,6 +20,19 @@ OS_DEMO = "openstack --os-cloud ciab-demo"
 NETWORKS = yaml.safe_load((ROOT / "inventories" / "sandbox" / "group_vars" / "all.yml").read_text())[
     "ciab_sandbox_networks"
 ]
+
+
+def dashboard():
+    """{url, domain, user, password_file, ca}: what ciab.box.horizon wrote next to clouds.yaml."""
+    return yaml.safe_load((OPENSTACK_SECRETS / "dashboard.yml").read_text())
+
+
+def dashboard_get(path="auth/login/", timeout=30):
+    """GET a path of the dashboard over TLS, trusting the deploy's CA; returns the open answer (status, headers,
+    read())."""
+    where = dashboard()
+    context = ssl.create_default_context(cafile=where["ca"])
+    return urllib.request.urlopen(where["url"] + path, context=context, timeout=timeout)
 
 
 def plan():

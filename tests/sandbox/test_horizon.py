@@ -12,13 +12,12 @@ import shlex
 import shutil
 import ssl
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import box
 import pytest
-import yaml
 from box import OPENSTACK_SECRETS, OS_DEMO, ROOT
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -29,7 +28,6 @@ from selenium.webdriver.support.wait import WebDriverWait
 from waiting import wait_for
 
 SHOTS = ROOT / ".cache" / "screenshots" / "horizon"
-DASHBOARD = OPENSTACK_SECRETS / "dashboard.yml"
 IMAGE, FLAVOR, NETWORK = "ciab-guest", "SCS-1L-1-5", "demo-net"
 TIMEOUT = 120
 IDLE = """
@@ -44,7 +42,7 @@ def dashboard(host):
     """{url, domain, user, password_file, ca} as ciab.box.horizon wrote them; Horizon answers (the container may
     have been restarted by test_ceph)."""
     wait_for(host, "systemctl is-active horizon", timeout=120)
-    return yaml.safe_load(DASHBOARD.read_text())
+    return box.dashboard()
 
 
 def _pinned_key(url):
@@ -121,8 +119,7 @@ def _allocate(driver, table, item):
 
 
 def test_login_page_answers_over_tls_with_the_deploys_ca(dashboard):
-    context = ssl.create_default_context(cafile=dashboard["ca"])
-    with urllib.request.urlopen(dashboard["url"] + "auth/login/", context=context, timeout=30) as answer:
+    with box.dashboard_get() as answer:
         page = answer.read().decode()
         cookies = answer.headers.get_all("Set-Cookie") or []
     assert 'id="id_domain"' in page and 'id="id_password"' in page  # the Keystone v3 login with domains
@@ -133,11 +130,10 @@ def test_login_page_answers_over_tls_with_the_deploys_ca(dashboard):
 
 
 def test_static_files_are_served_by_nginx(dashboard):
-    context = ssl.create_default_context(cafile=dashboard["ca"])
-    with urllib.request.urlopen(dashboard["url"] + "auth/login/", context=context, timeout=30) as answer:
+    with box.dashboard_get() as answer:
         page = answer.read().decode()
     css = page.split('href="/static/dashboard/css/', 1)[1].split('"', 1)[0]
-    with urllib.request.urlopen(f"{dashboard['url']}static/dashboard/css/{css}", context=context) as answer:
+    with box.dashboard_get(f"static/dashboard/css/{css}") as answer:
         assert answer.status == 200 and answer.headers["Content-Type"] == "text/css"
         assert answer.headers["Server"].startswith("nginx")
 
@@ -221,11 +217,10 @@ def test_settings_are_private_and_the_dashboard_comes_back_after_a_restart(host,
     assert secret.stat().st_mode & 0o077 == 0 and len(secret.read_text().strip()) >= 50
     assert host.process.filter(user="horizon", comm="uwsgi")  # runs as its own user
     host.check_output("systemctl restart horizon")
-    context = ssl.create_default_context(cafile=dashboard["ca"])
     deadline = time.monotonic() + 60
     while True:
         try:
-            with urllib.request.urlopen(dashboard["url"] + "auth/login/", context=context, timeout=10) as answer:
+            with box.dashboard_get(timeout=10) as answer:
                 assert answer.status == 200
                 break
         except OSError:

@@ -7,16 +7,13 @@ what the service does, not what its files say: a token's lifetime, the dashboard
 import calendar
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
-from box import OPENSTACK_SECRETS, OS_ADMIN, ROOT
+from box import OS_ADMIN, ROOT, dashboard_get
 
 from ciab import cli, runner
 
@@ -128,9 +125,7 @@ def test_killed_while_installing_a_venv_then_run_again(host):
     assert host.file(f"{venv}/ciab-migrated.txt").exists  # the static files were built again
     assert host.file(stamp).mtime.timestamp() >= before - 1  # the stamp's time is the install's
     assert started(host, "horizon") >= host.file(stamp).mtime.timestamp() - 1  # restarted on the new venv
-    dashboard = yaml.safe_load((OPENSTACK_SECRETS / "dashboard.yml").read_text())
-    context = ssl.create_default_context(cafile=dashboard["ca"])
-    with urllib.request.urlopen(dashboard["url"] + "auth/login/", context=context, timeout=30) as answer:
+    with dashboard_get() as answer:
         assert answer.status == 200 and 'id="id_password"' in answer.read().decode()
     assert run_role("ciab.box.horizon").changed == 0
 
