@@ -92,7 +92,8 @@ def test_units_run_as_nova_and_are_enabled(host, unit):
 
 
 def test_server_snapshot_boots_again(host):
-    """A snapshot of a server (uploaded by Nova to Glance) is an image that boots a second server to ACTIVE."""
+    """A snapshot of a server is an RBD clone of its disk in the images pool (Nova's direct snapshot: nova's Ceph key
+    may write there), not a copy of the whole disk through Glance; it is an image that boots a second server."""
     name = f"ciab-test-snap-{uuid.uuid4().hex[:6]}"
     boot = f"{OS_DEMO} server create --flavor SCS-1L-1-5 --network demo-net --wait -f json"
     server_id = snap_server_id = image_id = None
@@ -100,7 +101,12 @@ def test_server_snapshot_boots_again(host):
         server_id = json.loads(host.check_output(f"{boot} --image ciab-guest {name}"))["id"]
         snapshot = host.check_output(f"{OS_DEMO} server image create --wait -f json --name {name} {server_id}")
         image_id = json.loads(snapshot)["id"]
-        assert json.loads(host.check_output(f"{OS_DEMO} image show -f json {image_id}"))["status"] == "active"
+        image = json.loads(host.check_output(f"{OS_DEMO} image show -f json {image_id}"))
+        assert image["status"] == "active" and image["properties"]["stores"] == "rbd", image
+        journal = host.check_output(f"journalctl --no-pager -u nova-compute --grep {server_id} --output cat")
+        assert "Took" in journal and "to snapshot the instance" in journal, journal[-2000:]
+        # the messages of Nova's fallback to copying the disk through Glance
+        assert "Performing standard snapshot" not in journal and "beginning image upload" not in journal, journal
         snap_server_id = json.loads(host.check_output(f"{boot} --image {image_id} {name}-2"))["id"]
         assert json.loads(host.check_output(f"{OS_DEMO} server show -f json {snap_server_id}"))["status"] == "ACTIVE"
     finally:
