@@ -1,8 +1,9 @@
 """Boot a Debian 13 QEMU guest (TCG) with two emulated NVMe drives and two NICs, and drive it with Ansible.
 
-The guest comes from scripts/build-guest (rootfs cached under /var/cache/ciab/guest, fresh disk image and ssh key
-per run). Every disk the guest sees is a plain file in the run's temp dir: no block device of this host is touched.
-Run with ``.venv/bin/pytest -q tests/e2e`` (as root; ``scripts/setup`` installs QEMU and debootstrap).
+The guest comes from scripts/build-guest (the systemd test image plus a kernel and sshd, rootfs cached under
+/var/cache/ciab/guest, fresh disk image and ssh key per run). Every disk the guest sees is a plain file in the run's
+temp dir: no block device of this host is touched.
+Run with ``.venv/bin/pytest -q tests/e2e`` (as root; ``scripts/setup`` installs QEMU, Docker and debootstrap).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ GUEST_MEMORY_MIB = 3072
 SSH_TIMEOUT_S = int(os.environ.get("CIAB_E2E_SSH_TIMEOUT", "240"))  # boot to ssh: ~35 s idle, ~90 s on a busy host
 ANSIBLE_TIMEOUT_S = 600
 HOST = "ciab-e2e-guest"
-REQUIRED_TOOLS = ("qemu-system-x86_64", "debootstrap", "mkfs.ext4", "ssh", "ssh-keygen")
+REQUIRED_TOOLS = ("qemu-system-x86_64", "docker", "debootstrap", "mkfs.ext4", "ssh", "ssh-keygen")
 
 # A 3 GiB test guest cannot hold the reference memory budget (2 OSDs need >= 2 x 896 MiB): plan with a small
 # policy. The NVMe drives are 20/30 GiB, below the default 100 GiB minimum of an OSD.
