@@ -119,6 +119,9 @@ def test_api_runs_under_uwsgi_as_its_own_user(host, service):
     pid = running_unit_pid(host, service)
     assert host.file(f"/proc/{pid}/cmdline").content_string.split("\0")[:2] == ["/usr/bin/uwsgi", "--ini"]
     assert host.check_output(f"ps -o user= -p {pid}") == APIS[service][1]
+    # the sandbox's workers (inventories/sandbox: one per API, two for Keystone and Neutron's API)
+    workers = host.check_output(f"ps -o pid= --ppid {pid}").split()
+    assert len(workers) == (2 if service in ("keystone", "neutron-api") else 1), workers
 
 
 def test_apis_verify_against_the_deploys_ca_from_the_controller(address):
