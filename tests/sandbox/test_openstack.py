@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 import yaml
-from box import CLIENT, OPENSTACK_SECRETS, OS_ADMIN
+from box import CLIENT, OPENSTACK_SECRETS, OS_ADMIN, ROOT
 from units import running_unit_pid
 from waiting import wait_for
 
@@ -30,6 +30,10 @@ APIS = {
     "nova-api": (8774, "nova"),
     "neutron-api": (9696, "neutron"),
 }
+# uwsgi workers per API as the sandbox's inventory sets them
+NODE_VARS = yaml.safe_load((ROOT / "inventories" / "sandbox" / "hosts.yml").read_text())["all"]["children"][
+    "ciab_nodes"
+]["vars"]
 
 
 def sdk(host, code):
@@ -119,9 +123,9 @@ def test_api_runs_under_uwsgi_as_its_own_user(host, service):
     pid = running_unit_pid(host, service)
     assert host.file(f"/proc/{pid}/cmdline").content_string.split("\0")[:2] == ["/usr/bin/uwsgi", "--ini"]
     assert host.check_output(f"ps -o user= -p {pid}") == APIS[service][1]
-    # the sandbox's workers (inventories/sandbox: one per API, two for Keystone and Neutron's API)
     workers = host.check_output(f"ps -o pid= --ppid {pid}").split()
-    assert len(workers) == (2 if service in ("keystone", "neutron-api") else 1), workers
+    want = NODE_VARS["openstack_uwsgi_processes_per_api"].get(service, NODE_VARS["openstack_uwsgi_processes"])
+    assert len(workers) == want, workers
 
 
 def test_apis_verify_against_the_deploys_ca_from_the_controller(address):
