@@ -1,6 +1,7 @@
 # Copyright: Cloud-in-a-Box developers
 # Apache License 2.0 (see LICENSE)
-"""Planning filters: a thin shim over plugins/module_utils/plan (documented in plugins/filter/<name>.yml)."""
+"""Planning filters: a thin shim over plugins/module_utils/plan and the OSD guard's rules (wipe_guard), documented
+in plugins/filter/<name>.yml."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ansible_collections.ciab.box.plugins.module_utils.plan.memory import memory
 from ansible_collections.ciab.box.plugins.module_utils.plan.nic import assign_nic_roles
 from ansible_collections.ciab.box.plugins.module_utils.plan.osd import select_osd_devices
 from ansible_collections.ciab.box.plugins.module_utils.plan.render import plan_table
+from ansible_collections.ciab.box.plugins.module_utils.wipe_guard import GuardError, orphan_osds
 
 # filter name -> (function, how its arguments are passed, for error messages)
 _SIGNATURES = {
@@ -23,6 +25,7 @@ _SIGNATURES = {
     "ip_plan": (plan_ip, "ciab_nics | ciab.box.ip_plan(ciab_default_route, routes, ciab_ip_policy)"),
     "memory_budget": (memory_budget, "total_bytes | ciab.box.memory_budget(osd_count, ciab_memory_policy)"),
     "plan_table": (plan_table, "ciab_plan | ciab.box.plan_table"),
+    "orphan_osds": (orphan_osds, "(osd_dump | from_json).osds | ciab.box.orphan_osds(labelled_osd_uuids)"),
 }
 
 
@@ -36,6 +39,8 @@ def _shim(name: str) -> Callable[..., Any]:
         except PlanError as exc:
             # a policy or fact the plan cannot use: a bad input (the marker tells ciab.runner so), message first
             raise AnsibleFilterError(f"{INPUT_MARKER} ciab.box.{name}: {exc}") from exc
+        except GuardError as exc:
+            raise AnsibleFilterError(f"ciab.box.{name}: {exc}") from exc
         except TypeError as exc:
             # the cause's text goes last, so Ansible's cause-chain formatting does not repeat it
             raise AnsibleFilterError(f"ciab.box.{name}: wrong arguments, expected {usage}: {exc}") from exc

@@ -71,6 +71,8 @@ CODES: dict[str, tuple[str, str]] = {
     "md_signature": (DATA, ""),
     "lvm_pv": (DATA, ""),
     "ceph_osd": (DATA, ""),
+    # an OSD of the cluster being deployed whose mkfs never finished: the guard wipes it without allow_wipe
+    "ceph_osd_unfinished": (DATA, ""),
     "part_table": (DATA, ""),
     "partitions": (DATA, ""),
     "signature": (DATA, ""),

@@ -16,6 +16,10 @@ A disk whose findings are all of kind ``data`` (signatures, partitions, non-zero
 serial, one of its by-id paths or (loop devices) its backing file is listed in ``ceph_allow_wipe``. A finding of
 kind ``in_use`` or ``unfit`` refuses the disk whatever ``ceph_allow_wipe`` says. A BlueStore device whose label
 names this cluster is adopted (activated, never re-created), one of another cluster is refused unless listed.
+One whose label names this cluster and an OSD of its map but whose mkfs never finished (``mkfs_done`` missing: a
+prepare was interrupted) held no data yet; it is wiped and prepared again, and its OSD id is purged
+(``purge_osd``), so an interrupted prepare never leaves a second OSD behind. :func:`orphan_osds` finds the other
+half: an OSD id that ``ceph osd new`` made and no device carries.
 Every refusal names the device, what was found on it, the variable to set or the tool that frees it.
 
 Node side: Python standard library only.
@@ -115,6 +119,7 @@ def check_device(
         "wipe": [],
         "osd": None,
         "partition": None,
+        "purge_osd": None,
         "notes": notes,
     }
     ours = _Ours(cluster_fsid, cluster_osds)
@@ -124,9 +129,21 @@ def check_device(
     found = [dict(item) for item in findings_of(disk)]
     if _is_ceph(disk) and not [f for f in of_kind(found, IN_USE, UNFIT) if f.get("code") not in ADOPT_TOLERATES]:
         osd, error = bluestore_label(disk["path"], run)
-        if ours.adopts(osd):
+        if ours.adopts(osd) and osd["mkfs_done"]:
             text = _describe_osd(osd, "of this cluster")
             decision.update(action="adopt", osd=osd, found=[text], findings=[finding("ceph_osd", text, disk["name"])])
+            return decision
+        if ours.adopts(osd):
+            # Only ceph-volume's mkfs of this cluster's OSD wrote here, and it never finished: no data ever was.
+            text = _describe_osd(osd, "of this cluster whose mkfs never finished (an interrupted prepare)")
+            decision.update(
+                action="wipe_then_prepare",
+                osd=osd,
+                purge_osd=osd["osd_id"],
+                found=[text],
+                findings=[finding("ceph_osd_unfinished", text, disk["name"])],
+                wipe=[p["path"] for p in disk["partitions"]] + [disk["path"]],
+            )
             return decision
         # The label says more than discovery's "already a Ceph OSD": whose it is.
         found = [f for f in found if f.get("code") != "ceph_osd"]
@@ -138,6 +155,27 @@ def check_device(
         raise GuardError(_refusal(disk, ident, found, allowed))
     decision.update(action="wipe_then_prepare", wipe=[p["path"] for p in disk["partitions"]] + [disk["path"]])
     return decision
+
+
+def orphan_osds(osds: Sequence[Mapping[str, Any]], labelled: Sequence[str]) -> list[dict[str, Any]]:
+    """The OSD ids interrupted prepares left in the cluster's map, to purge before preparing again.
+
+    ``osds`` is the ``osds`` list of ``ceph osd dump``, ``labelled`` the OSD uuids that BlueStore labels carry on
+    the OSD nodes (the keys of ``ceph-volume raw list`` of every node). An orphan was made by ``ceph osd new``
+    (state ``new``), never started (``up_from`` 0) and is on no device: ceph-volume was stopped between asking
+    the monitors for an id and writing the label. Purging it (``ceph osd purge-new``, which the monitors refuse
+    for an OSD that ever started) keeps the next prepare from adding a second OSD beside it. Returns
+    ``[{"osd_id", "osd_uuid"}]`` by id.
+    """
+    if isinstance(osds, str | bytes) or not isinstance(osds, Sequence):
+        raise GuardError(f"orphan_osds wants the osds list of 'ceph osd dump', got {type(osds).__name__}")
+    on_devices = {str(uuid) for uuid in labelled}
+    orphans = [
+        {"osd_id": int(osd["osd"]), "osd_uuid": str(osd["uuid"])}
+        for osd in osds
+        if "new" in (osd.get("state") or []) and not osd.get("up_from") and str(osd.get("uuid")) not in on_devices
+    ]
+    return sorted(orphans, key=lambda osd: osd["osd_id"])
 
 
 def check_wiped(before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
@@ -171,7 +209,8 @@ def plan_entry(device: str, plan: Sequence[Mapping[str, Any]]) -> Mapping[str, A
 
 
 def bluestore_label(path: str, runner: Runner) -> tuple[dict[str, Any] | None, str | None]:
-    """(``{"osd_id", "osd_fsid", "cluster_fsid"}``, None) from the BlueStore label of ``path``, or (None, error)."""
+    """(``{"osd_id", "osd_fsid", "cluster_fsid", "mkfs_done"}``, None) from the BlueStore label of ``path``, or
+    (None, error). ``mkfs_done`` is False while ``ceph-osd --mkfs`` has not finished (it is written last)."""
     result = runner.run(["ceph-bluestore-tool", "show-label", "--dev", path])
     if result.rc != 0:
         detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -183,6 +222,7 @@ def bluestore_label(path: str, runner: Runner) -> tuple[dict[str, Any] | None, s
             "osd_id": int(label["whoami"]),
             "osd_fsid": str(label["osd_uuid"]),
             "cluster_fsid": str(label["ceph_fsid"]),
+            "mkfs_done": label.get("mkfs_done") == "yes",
         }, None
     except (ValueError, KeyError, TypeError, AttributeError, StopIteration) as exc:
         return None, f"ceph-bluestore-tool show-label printed no usable label ({type(exc).__name__}: {exc})"
@@ -334,6 +374,10 @@ class _Ours:
         """What a BlueStore device that is not adopted is."""
         if not osd:
             return f"a BlueStore signature whose label cannot be read ({error})"
+        if self.adopts(osd):
+            return _describe_osd(
+                osd, f"of this cluster whose mkfs never finished (free it: ceph osd purge-new {osd['osd_id']}, wipefs)"
+            )
         if osd["cluster_fsid"] == self.fsid:
             return _describe_osd(
                 osd, "labelled with this cluster's fsid but missing from its OSD map (were the monitors made anew?)"
@@ -397,7 +441,7 @@ def _check_partition(
     blockers = [str(f.get("text")) for f in in_use]
     if not blockers and _is_ceph(part):
         osd, error = bluestore_label(part["path"], run)
-        if ours.adopts(osd):
+        if ours.adopts(osd) and osd["mkfs_done"]:
             decision.update(action="adopt", osd=osd, found=[_describe_osd(osd, "of this cluster")])
             return decision
         blockers.append(ours.describe(osd, error))

@@ -26,6 +26,10 @@ description:
   - Call it for one device right before that device is prepared, not for all devices first.
   - A device whose BlueStore label names O(cluster_fsid) is adopted (RV(action=adopt)), never re-created; one of
     another cluster is refused unless listed in O(allow_wipe).
+  - A whole device whose label names O(cluster_fsid) and an OSD of O(cluster_osds) but lacks C(mkfs_done) (a
+    prepare was stopped during mkfs, so no data was ever written) is wiped without O(allow_wipe) and prepared
+    again; RV(purge_osd) names the id to purge. The P(ciab.box.orphan_osds#filter) filter finds the ids of
+    prepares stopped before the label was written.
   - Every failure message names the device, what was found on it and the variable to set.
   - The node needs only the Python standard library, C(wipefs), C(blkid) (when udev has no record of a
     device), and for BlueStore devices C(ceph-bluestore-tool).
@@ -164,9 +168,18 @@ wiped:
   type: list
   elements: str
 osd:
-  description: The BlueStore label of an adopted OSD (C(osd_id), C(osd_fsid), C(cluster_fsid)); null otherwise.
+  description: >-
+    The BlueStore label of an adopted OSD, or of the unfinished one that was wiped (C(osd_id), C(osd_fsid),
+    C(cluster_fsid), C(mkfs_done)); null otherwise.
   returned: success
   type: dict
+purge_osd:
+  description: >-
+    The id of this cluster's OSD whose prepare was interrupted (its label is on the device, its mkfs never
+    finished); the device was wiped and the id must be purged (C(ceph osd purge-new)) before preparing again.
+    Null otherwise.
+  returned: success
+  type: int
 partition:
   description: >-
     The partition to create for RV(action=create_partition) (C(disk), C(number), C(path), C(start_sector),

@@ -21,7 +21,7 @@ FILTERS = FilterModule().filters()
 
 
 def test_filter_names():
-    assert sorted(FILTERS) == ["ip_plan", "memory_budget", "nic_roles", "osd_devices", "plan_table"]
+    assert sorted(FILTERS) == ["ip_plan", "memory_budget", "nic_roles", "orphan_osds", "osd_devices", "plan_table"]
 
 
 def test_filters_return_what_the_functions_return():
@@ -96,3 +96,8 @@ def test_filters_resolve_by_fqcn_in_a_real_template():
     )  # fmt: skip
     assert failed.returncode != 0
     assert "ciab_osd_policy has unknown key(s) 'min_size'" in failed.stdout + failed.stderr
+
+
+def test_orphan_osds_error_names_the_filter():
+    with pytest.raises(AnsibleFilterError, match=r"^ciab.box.orphan_osds: orphan_osds wants the osds list"):
+        FILTERS["orphan_osds"]("not a list", [])

@@ -19,6 +19,7 @@ from ansible_collections.ciab.box.plugins.module_utils.wipe_guard import (
     GuardError,
     bluestore_label,
     check_device,
+    orphan_osds,
     plan_entry,
     wipe,
 )
@@ -94,6 +95,7 @@ def test_clean_sandbox_loops_are_prepared():
         "wipe": [],
         "osd": None,
         "partition": None,
+        "purge_osd": None,
         "notes": [],
     }
 
@@ -222,17 +224,11 @@ def node(tmp_path, name, data_disk="sdb", system=True, **data):
     return tree
 
 
-def label(device="/dev/sdb", fsid=FSID, osd_id=3):
-    return {
-        device: {
-            "osd_uuid": OSD_UUID,
-            "size": 100 * GIB,
-            "description": "main",
-            "ceph_fsid": fsid,
-            "whoami": str(osd_id),
-            "ready": "ready",
-        }
-    }
+def label(device="/dev/sdb", fsid=FSID, osd_id=3, mkfs_done=True):
+    """A BlueStore label as ceph-bluestore-tool show-label prints it (mkfs writes mkfs_done and ready last)."""
+    done = {"mkfs_done": "yes", "ready": "ready"} if mkfs_done else {}
+    fields = {"osd_uuid": OSD_UUID, "size": 100 * GIB, "description": "main", "ceph_fsid": fsid}
+    return {device: {**fields, "whoami": str(osd_id), **done}}
 
 
 @pytest.fixture
@@ -358,9 +354,31 @@ def test_osd_of_this_cluster_is_adopted_even_when_listed(tmp_path, plan):
     for allow in ([], [DATA_SERIAL]):
         decision = check_device("/dev/sdb", plan, FSID, allow_wipe=allow, root=now)
         assert decision["action"] == "adopt"
-        assert decision["osd"] == {"osd_id": 3, "osd_fsid": OSD_UUID, "cluster_fsid": FSID}
+        assert decision["osd"] == {"osd_id": 3, "osd_fsid": OSD_UUID, "cluster_fsid": FSID, "mkfs_done": True}
         assert decision["found"] == [f"BlueStore OSD osd.3 (osd fsid {OSD_UUID}) of this cluster"]
-        assert decision["wipe"] == []
+        assert (decision["wipe"], decision["purge_osd"]) == ([], None)
+
+
+def test_osd_of_this_cluster_whose_mkfs_never_finished_is_wiped_and_its_id_purged(tmp_path, plan):
+    """A prepare stopped during mkfs: the label is ours and in the map, mkfs_done is missing: no data ever was."""
+    now = node(tmp_path, "now", fs="ceph_bluestore", label=label(mkfs_done=False)).finish()
+    decision = check_device("/dev/sdb", plan, FSID, cluster_osds=[OSD_UUID], root=now)  # not in allow_wipe
+    assert (decision["action"], decision["purge_osd"], decision["wipe"]) == ("wipe_then_prepare", 3, ["/dev/sdb"])
+    assert decision["found"] == [
+        f"BlueStore OSD osd.3 (osd fsid {OSD_UUID}) of this cluster whose mkfs never finished (an interrupted prepare)"
+    ]
+    assert [f["code"] for f in decision["findings"]] == ["ceph_osd_unfinished"]
+    runner = Recorder(now)
+    wipe(decision, runner)
+    assert runner.calls[0] == ["wipefs", "--all", "--force", "/dev/sdb"]
+
+
+def test_unfinished_osd_not_in_the_map_or_of_another_cluster_is_still_refused(tmp_path, plan):
+    now = node(tmp_path, "now", fs="ceph_bluestore", label=label(mkfs_done=False)).finish()
+    msg = refuse("/dev/sdb", plan, FSID, cluster_osds=["other"], root=now)
+    assert "missing from its OSD map" in msg and "add 'ZC1DATA01' to ceph_allow_wipe" in msg
+    other = node(tmp_path, "other", fs="ceph_bluestore", label=label(fsid=OTHER_FSID, mkfs_done=False)).finish()
+    assert f"of another cluster (fsid {OTHER_FSID})" in refuse("/dev/sdb", plan, FSID, root=other)
 
 
 def test_osd_of_another_cluster_is_refused_unless_listed(tmp_path, plan):
@@ -394,7 +412,7 @@ def test_bluestore_label_parsing():
     garbage = CommandResult(0, "{not json", "")
     failed = CommandResult(1, "", "unable to read label for /dev/vdb: (2) No such file or directory\n")
     for result, expected in (
-        (ok, ({"osd_id": 7, "osd_fsid": OSD_UUID, "cluster_fsid": FSID}, None)),
+        (ok, ({"osd_id": 7, "osd_fsid": OSD_UUID, "cluster_fsid": FSID, "mkfs_done": True}, None)),
         (
             failed,
             (
@@ -493,3 +511,24 @@ def test_wipe_refuses_a_decision_that_is_not_a_wipe(tmp_path, plan):
     decision = check_device("/dev/sdb", plan, FSID, root=now)
     with pytest.raises(GuardError, match="did not decide to wipe"):
         wipe(decision, Recorder(now))
+
+
+# -- OSD ids of prepares stopped before the label (captured: `ceph osd new` with no prepare after it) ---------
+CEPH = FIXTURES / "ceph"
+
+
+def test_orphan_osds_are_the_new_never_started_ones_on_no_device():
+    osds = json.loads((CEPH / "osd-dump-interrupted-prepare.json").read_text())["osds"]
+    labelled = list(json.loads((CEPH / "raw-list.json").read_text()))  # the node's two running OSDs
+    orphan = {"osd_id": 2, "osd_uuid": "0e8392ea-f60e-4892-9ccd-071c2a1e1d5f"}
+    assert orphan_osds(osds, labelled) == [orphan]
+    # its label on a device (mkfs started): not an orphan; the guard finishes or wipes that device
+    assert orphan_osds(osds, [*labelled, orphan["osd_uuid"]]) == []
+    # an OSD that ever started is never one, whether or not its device is seen (another node's, a pulled disk)
+    assert orphan_osds(osds, []) == [orphan]
+    assert orphan_osds([], labelled) == []
+
+
+def test_orphan_osds_wants_the_osd_list():
+    with pytest.raises(GuardError, match="wants the osds list of 'ceph osd dump', got dict"):
+        orphan_osds({"osds": []}, [])

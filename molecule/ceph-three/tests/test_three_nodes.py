@@ -29,6 +29,13 @@ def healthy(host, timeout=240):
         time.sleep(3)
 
 
+def own_osd(host):
+    """(id, uuid, device) of the node's one OSD, from the role's list (/etc/ceph/ciab-osds)."""
+    lines = [line.split() for line in host.file("/etc/ceph/ciab-osds").content_string.splitlines()]
+    [entry] = [line for line in lines if line and not line[0].startswith("#")]
+    return entry[0], entry[1], entry[2]
+
+
 @pytest.fixture
 def first(host):
     """Cluster-wide checks run once, from the first node."""
@@ -55,6 +62,18 @@ def test_one_osd_per_host_all_up(first):
     assert stat["num_osds"] == stat["num_up_osds"] == stat["num_in_osds"] == 3
 
 
+def test_interrupted_prepares_left_one_finished_osd_per_device(host):
+    """side_effect.yml killed ceph-volume on ciab-ceph-2 (after `ceph osd new`) and on ciab-ceph-3 (in mkfs); the
+    converge after it purged what each left: no OSD id that never started, three OSDs, and the node's device carries
+    the OSD of its list with mkfs finished, as after an uninterrupted run."""
+    osd_id, osd_uuid, device = own_osd(host)
+    osds = ceph_json(host, "osd dump")["osds"]
+    assert sorted((o["up"], o["in"], "new" in o["state"]) for o in osds) == [(1, 1, False)] * 3
+    assert osd_uuid in {o["uuid"] for o in osds}
+    label = json.loads(host.check_output(f"ceph-bluestore-tool show-label --dev {device}"))[device]
+    assert (label["osd_uuid"], label["whoami"], label.get("mkfs_done")) == (osd_uuid, osd_id, "yes")
+
+
 def test_replication_across_hosts(first):
     rule = ceph_json(first, "osd crush rule dump ciab_replicated_host")
     assert [s.get("type") for s in rule["steps"] if s["op"].startswith("choose")] == ["host"]
@@ -72,15 +91,17 @@ def test_every_node_runs_its_daemons(host):
 def test_rbd_roundtrip_survives_one_osd_down(first):
     """min_size 2: with one host's OSD stopped, writes and reads still work."""
     image = f"verify-{uuid.uuid4().hex[:8]}"
+    osd_id = own_osd(first)[0]
     first.run_expect([0], "head -c 8388608 /dev/urandom > /tmp/rbd-in")
-    first.run_expect([0], "systemctl stop ceph-osd@0")
+    first.run_expect([0], f"systemctl stop ceph-osd@{osd_id}")
+    assert not first.service(f"ceph-osd@{osd_id}").is_running
     try:
         first.run_expect([0], f"timeout 120 rbd import --pool volumes /tmp/rbd-in {image}")
         first.run_expect([0], f"timeout 120 rbd export --pool volumes {image} /tmp/rbd-out")
         sums = first.check_output("sha256sum /tmp/rbd-in /tmp/rbd-out").split("\n")
         assert sums[0].split()[0] == sums[1].split()[0]
     finally:
-        first.run("systemctl start ceph-osd@0")
+        first.run(f"systemctl start ceph-osd@{osd_id}")
         first.run(f"rbd rm --pool volumes {image}; rm -f /tmp/rbd-in /tmp/rbd-out")
     healthy(first)
 
