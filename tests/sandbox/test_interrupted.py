@@ -1,11 +1,13 @@
-"""Runs killed (#22) between a configuration change and its handler, during a database migration, and while a venv
-is installed. Before, the service kept running its old configuration and a re-run reported nothing to do. Now the
-next run restarts it (ciab.box.pending_restart), runs the migration again (tasks/migrate.yml records only completed
-steps), completes the venv and restarts its service on it, and the run after that changes nothing. Measured through
-what the service does, not what its files say: a token's lifetime, the dashboard's login page."""
+"""Runs killed (#22) between a configuration change and its handler (Keystone's, Ceph's), during a database
+migration, and while a venv is installed (OSD prepares are killed in the ceph-three scenario). Before, the service
+kept running its old configuration and a re-run reported nothing to do. Now the next run restarts it
+(ciab.box.pending_restart), runs the migration again (tasks/migrate.yml records only completed steps), completes the
+venv and restarts its service on it, and the run after that changes nothing. Measured through what the service does,
+not what its files say: a token's lifetime, the dashboard's login page, the port the gateway answers on."""
 
 import calendar
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -134,3 +136,29 @@ def test_killed_while_installing_a_venv_then_run_again(host):
     assert run_role("ciab.box.horizon").changed >= 1
     assert started(host, "horizon") > old  # pending_restart: the venv is newer than the process
     assert run_role("ciab.box.horizon").changed == 0
+
+
+def listens(host, port):
+    return f":{port} " in host.check_output("ss -Htln")
+
+
+def test_killed_after_a_ceph_conf_change_then_run_again(host):
+    """The gateway's port changed in ceph.conf and the run killed before its handler: radosgw still answers on the
+    old port. The next run restarts the daemons older than ceph.conf (ciab.box.pending_restart, before the gateway
+    is waited for on the new port); back on the default, the run after that changes nothing."""
+    port, moved = 7480, 7481  # ceph_rgw_port's default and another
+    assert listens(host, port)
+    run_killed("Conf | /etc/ceph/ceph.conf", "changed", role="ciab.box.ceph", ceph_rgw_port=moved)
+    assert f":{moved}" in host.file("/etc/ceph/ceph.conf").content_string
+    assert listens(host, port) and not listens(host, moved)  # what the kill left
+
+    try:
+        assert run_role("ciab.box.ceph", ceph_rgw_port=moved).changed >= 1
+        assert listens(host, moved) and not listens(host, port)
+        endpoint = re.search(r"endpoint=(\S+)", host.file("/etc/ceph/ceph.conf").content_string).group(1)
+        assert endpoint.endswith(f":{moved}") and host.run(f"curl -fsS http://{endpoint}/").rc == 0
+    finally:
+        back = run_role("ciab.box.ceph")
+    assert back.changed >= 1 and listens(host, port)
+    assert run_role("ciab.box.ceph").changed == 0
+    assert host.run("ceph health").stdout.strip() == "HEALTH_OK"
