@@ -56,6 +56,7 @@ seconds:
 """
 
 import os
+import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ciab.box.plugins.module_utils.tempest import summarize
@@ -76,8 +77,11 @@ def main() -> None:
     )
     if rc != 0:
         module.fail_json(msg=f"no Tempest run in {workspace} (stestr last: {err.decode(errors='replace').strip()})")
-    # subunit2csv exits 1 when the run had failures: the CSV is complete either way
-    rc, text, err = module.run_command([os.path.join(bin_dir, "subunit2csv")], data=stream, binary_data=True)
+    # subunit2csv writes its CSV while it reads: the stream of a whole API run (megabytes) goes in while the CSV is
+    # drained (communicate), not written first as run_command does, which filled both pipes and hung for ever.
+    # subunit2csv exits 1 when the run had failures: the CSV is complete either way.
+    done = subprocess.run([os.path.join(bin_dir, "subunit2csv")], input=stream, capture_output=True, check=False)
+    rc, text, err = done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
     if rc not in (0, 1) or not text.startswith("test,status"):
         module.fail_json(msg=f"subunit2csv could not read the run of {workspace}: {err.strip()}")
     module.exit_json(changed=False, **summarize(text))

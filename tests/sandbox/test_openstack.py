@@ -219,6 +219,20 @@ def test_secrets_are_generated_and_private(host):
     assert len(digests) == len(passwords)
 
 
+def test_glance_lists_the_metadata_definitions(host):
+    """The namespaces the glance wheel ships are loaded (Tempest's metadefs tests found none: an empty list)."""
+    namespaces = json.loads(host.check_output(f"{OS} image metadef namespace list -f json"))
+    assert "OS::Compute::CPUPinning" in {n["namespace"] for n in namespaces}, namespaces
+    token = host.check_output(f"{OS} token issue -f value -c id")
+    url = host.check_output(f"{OS} endpoint list --service image --interface public -f value -c URL")
+    types = json.loads(
+        host.check_output(
+            f"curl -fsS --cacert /etc/ciab/tls/ca.crt -H 'X-Auth-Token: {token}' {url}/v2/metadefs/resource_types"
+        )
+    )["resource_types"]
+    assert "OS::Nova::Flavor" in {t["name"] for t in types}
+
+
 def test_glance_takes_a_chunked_upload(host):
     """A body sent with Transfer-Encoding: chunked (Nova's snapshots, Cinder's uploads) is stored whole: the front end
     passes the body with its length, and Glance answered 500 "unable to receive chunked part" before. The image is

@@ -44,7 +44,7 @@ def _module(tmp_path, venv):
     done = subprocess.run(
         [str(Path(sys.executable).with_name("ansible")), "localhost", "-o", "-m", "ciab.box.tempest_results",
          "-a", f"workspace={workspace} venv={venv}", "-e", f"ansible_python_interpreter={sys.executable}"],
-        cwd=runner.ROOT, capture_output=True, text=True, check=False,
+        cwd=runner.ROOT, capture_output=True, text=True, check=False, timeout=120,
         env={**os.environ, "ANSIBLE_CONFIG": str(runner.ROOT / "ansible.cfg"), "ANSIBLE_LOAD_CALLBACK_PLUGINS": "0"},
     )  # fmt: skip
     status, result = done.stdout.split(" | ", 1)[1].split(" => ", 1)
@@ -85,3 +85,13 @@ def test_module_refuses_output_that_is_no_csv(tmp_path):
     venv = _venv(tmp_path, "printf x", "cat >/dev/null; echo 'Traceback: boom' >&2; exit 2")
     ok, result = _module(tmp_path, venv)
     assert not ok and "subunit2csv could not read" in result["msg"] and "boom" in result["msg"]
+
+
+def test_module_reads_a_run_larger_than_a_pipe(tmp_path):
+    """A whole API run: megabytes of subunit in, a CSV line out per test while it reads. Feeding all of it before
+    reading the CSV filled both pipes and the module hung (found on the first complete API run)."""
+    stream = "head -c 4000000 /dev/zero | tr '\\0' x | fold -w 100"
+    row = '"t" NR ",success,2026-12-03 10:00:00+00:00,2026-12-03 10:00:09+00:00"'
+    csv = f"awk 'BEGIN {{print \"test,status,start_time,stop_time\"}} {{print {row}}}'"
+    ok, result = _module(tmp_path, _venv(tmp_path, stream, csv))
+    assert ok and result["counts"] == {"total": 40000, "passed": 40000, "skipped": 0, "failed": 0}
