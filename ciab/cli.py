@@ -442,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
                 choices=TEMPEST_SETS,
                 metavar="SET",
                 help="also run OpenStack's Tempest tests on the box: smoke (default; minutes) or api (every API "
-                "test of the deployed services; about two hours on the 2-core sandbox)",
+                "test of the deployed services; about an hour on the 2-core sandbox)",
             )
             p.add_argument(
                 "--no-smoke",
