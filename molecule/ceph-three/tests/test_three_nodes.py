@@ -63,9 +63,9 @@ def test_one_osd_per_host_all_up(first):
 
 
 def test_interrupted_prepares_left_one_finished_osd_per_device(host):
-    """side_effect.yml killed ceph-volume on ciab-ceph-2 (after `ceph osd new`) and on ciab-ceph-3 (in mkfs); the
-    converge after it purged what each left: no OSD id that never started, three OSDs, and the node's device carries
-    the OSD of its list with mkfs finished, as after an uninterrupted run."""
+    """side_effect.yml killed ciab-ceph-3's ceph-volume twice (after `ceph osd new`, then in mkfs); the runs after
+    the kills purged what each left: no OSD id that never started, three OSDs, and each node's device carries the
+    OSD of its list with mkfs finished, as after an uninterrupted run."""
     osd_id, osd_uuid, device = own_osd(host)
     osds = ceph_json(host, "osd dump")["osds"]
     assert sorted((o["up"], o["in"], "new" in o["state"]) for o in osds) == [(1, 1, False)] * 3
