@@ -142,7 +142,7 @@ def check_device(
                 purge_osd=osd["osd_id"],
                 found=[text],
                 findings=[finding("ceph_osd_unfinished", text, disk["name"])],
-                wipe=[p["path"] for p in disk["partitions"]] + [disk["path"]],
+                wipe=_wipe_targets(disk),
             )
             return decision
         # The label says more than discovery's "already a Ceph OSD": whose it is.
@@ -153,7 +153,7 @@ def check_device(
         return decision
     if of_kind(found, IN_USE, UNFIT) or not allowed:
         raise GuardError(_refusal(disk, ident, found, allowed))
-    decision.update(action="wipe_then_prepare", wipe=[p["path"] for p in disk["partitions"]] + [disk["path"]])
+    decision.update(action="wipe_then_prepare", wipe=_wipe_targets(disk))
     return decision
 
 
@@ -340,6 +340,11 @@ def _wipe_keys(disk: Mapping[str, Any], ident: Mapping[str, Any]) -> set[str]:
 
 def _wipe_key(disk: Mapping[str, Any], ident: Mapping[str, Any]) -> str:
     return str(ident.get("serial") or ident.get("loop_backing_file") or ident.get("by_id") or disk["path"])
+
+
+def _wipe_targets(disk: Mapping[str, Any]) -> list[str]:
+    """What a wipe of the whole disk clears: its partitions first, then the disk."""
+    return [p["path"] for p in disk["partitions"]] + [disk["path"]]
 
 
 def _check_size(entry: Mapping[str, Any], disk: Mapping[str, Any], key: str) -> None:
