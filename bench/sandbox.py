@@ -5,10 +5,19 @@
 Prints: a cold `sandbox up` by phase (sandbox container, discover, plan, deploy, verify) and the deploy by layer
 (play), the idempotent re-run by layer with its changed count, the number of tasks, the per-task overhead of a
 no-op loop of remote tasks (with the configured strategy, Mitogen, and with Ansible's plain linear one, as a ratio),
-where the cold deploy's time went (venv installs, apt, everything else) and its 20 slowest tasks.
+where the cold deploy's time went (venv installs, apt, everything else), its 20 slowest tasks and the re-run's 10, and
+the floor: the time of the unavoidable work alone, and the cold deploy / floor ratio. The floor is
+- apt: `apt-get update` and ONE `apt-get install` of every package the deploy installed (the deployed box's manual
+  packages less the fresh box's), run in a fresh sandbox container with the deployed box's /etc/apt (proxy, sources);
+- venvs: uv itself with pip, then every OpenStack venv the deploy built from the same locks with the same uv flags
+  and the same (warm) caches, one after another, and once more all at once (what concurrent venv builds would give);
+- db syncs and service starts: these need the deploy's configuration, so they are the deploy's own tasks: its
+  changed `Migrate | step` tasks, its changed systemd tasks and the waits until each started API answers.
+The fresh container replaces the deployed sandbox (so --keep leaves out the floor); `sandbox down` ends the run.
 --linear also runs the re-run under plain linear, for the before/after of the strategy.
 
-Targets (issue 19): cold <= 12 min on 2 cores, re-run <= 90 s with changed=0, per-task overhead <= 40 ms.
+Targets (issue 19): cold <= 12 min on 2 cores, re-run <= 90 s with changed=0, per-task overhead <= 40 ms,
+deploy / floor <= 1.5.
 """
 
 import argparse
@@ -16,6 +25,8 @@ import collections
 import contextlib
 import json
 import os
+import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +37,10 @@ import yaml
 from ciab import cli, runner
 
 NOOP_TASKS = 60
+BOX = "ciab-sandbox"
+VENVS = "/opt/ciab/openstack/2026.2"  # openstack_venv_root of the deployed release
+SYSTEMD = {"ansible.builtin.systemd_service", "ansible.builtin.systemd", "ansible.builtin.service"}
+Event = collections.namedtuple("Event", "seconds play task action changed")
 
 
 def timed(label, playbook, **kwargs):
@@ -40,30 +55,88 @@ def timed(label, playbook, **kwargs):
 
 
 def task_events(result):
-    """(seconds, play, task, action) of every finished task of a run, from its runner artifacts."""
+    """An Event of every finished task of a run, from its runner artifacts."""
     events = []
     for path in Path(result.artifact_dir, "job_events").glob("*.json"):
         event = json.loads(path.read_text())
         if event.get("event") in ("runner_on_ok", "runner_on_skipped", "runner_on_failed"):
             data = event["event_data"]
-            seconds = data.get("duration") or 0.0
-            events.append((seconds, data.get("play", ""), data.get("task", ""), data.get("task_action", "")))
+            changed = bool((data.get("res") or {}).get("changed"))
+            events.append(Event(data.get("duration") or 0.0, data.get("play", ""), data.get("task", ""),
+                                data.get("task_action", ""), changed))  # fmt: skip
     return events
 
 
 def by_play(result):
     totals = collections.defaultdict(float)
-    for seconds, play, _task, _action in task_events(result):
-        totals[play] += seconds
+    for event in task_events(result):
+        totals[event.play] += event.seconds
     return totals
 
 
 def where_it_went(result):
     kinds = collections.defaultdict(float)
-    for seconds, _play, task, action in task_events(result):
-        kind = "venv installs" if task.startswith("Venv |") else "apt" if action == "ansible.builtin.apt" else "rest"
-        kinds[kind] += seconds
+    for event in task_events(result):
+        venv, apt = event.task.startswith("Venv |"), event.action == "ansible.builtin.apt"
+        kinds["venv installs" if venv else "apt" if apt else "rest"] += event.seconds
     return kinds
+
+
+def box(command, stdin=""):
+    """Run a shell command in the sandbox container; its stdout (bytes when stdin is bytes)."""
+    text = not isinstance(stdin, bytes)
+    argv = ["docker", "exec", "-i", BOX, "sh", "-c", command]
+    return subprocess.run(argv, input=stdin, capture_output=True, text=text, check=True).stdout
+
+
+def box_timed(label, command):
+    start = time.monotonic()
+    box(command)
+    seconds = time.monotonic() - start
+    print(f"{label:<26} {seconds:7.1f}s")
+    return seconds
+
+
+def deployed_work():
+    """What the deploy installed on the box: its manual packages, its venvs, and a tar of /etc/apt and the locks."""
+    packages = set(box("apt-mark showmanual").split())
+    venvs = sorted(Path(stamp).parent.name for stamp in box(f"ls {VENVS}/*/ciab-lock.txt").split())
+    files = box(f"tar -C / -c etc/apt {VENVS.lstrip('/')}/locks", stdin=b"")
+    return packages, venvs, files
+
+
+def deploy_steps(cold):
+    """Seconds of the cold deploy's db syncs and of its service starts (start + until an API answers)."""
+    db = sum(e.seconds for e in task_events(cold) if e.changed and e.task.startswith("Migrate | step"))
+    starts = sum(e.seconds for e in task_events(cold)
+                 if (e.changed and e.action in SYSTEMD) or e.task.startswith("API | answers over TLS"))  # fmt: skip
+    return db, starts
+
+
+def floor(packages, venvs, files):
+    """The unavoidable work of apt and venvs, timed in the fresh sandbox container (see the module's doc)."""
+    timed("sandbox container (floor)", "sandbox", extravars={"ciab_sandbox_state": "up"})
+    box("tar -C / -x", stdin=files)
+    new = sorted(packages - set(box("apt-mark showmanual").split()))
+    apt = box_timed("floor: apt-get update", "apt-get update -q")
+    apt += box_timed(f"floor: apt install ({len(new)})", "DEBIAN_FRONTEND=noninteractive apt-get install -q -y "
+                     "--no-install-recommends " + shlex.join(new))  # fmt: skip
+    locks, uv = f"{VENVS}/locks", "/tmp/floor/uv/bin/uv --no-config --no-python-downloads --system-certs"
+    pip = box_timed("floor: uv with pip", f"python3 -m venv /tmp/floor/uv && /tmp/floor/uv/bin/pip install -q "
+                    f"--require-hashes --no-deps --disable-pip-version-check -r {locks}/uv.txt")  # fmt: skip
+
+    def one(name, root):
+        venv = f"{root}/{name}"
+        install = f"{uv} pip install --python {venv}/bin/python --require-hashes --no-deps --compile-bytecode -q"
+        return (
+            f"{uv} venv -q --python /usr/bin/python3 {venv} && {install} -r {locks}/build.txt && "
+            f"{install} --no-build-isolation -r {locks}/{name}.txt"
+        )
+
+    one_by_one = box_timed(f"floor: {len(venvs)} venvs in turn", " && ".join(one(n, "/tmp/floor/a") for n in venvs))
+    at_once = box_timed(f"floor: {len(venvs)} venvs at once",
+                        " ".join(f"({one(n, '/tmp/floor/b')}) &" for n in venvs) + " wait")  # fmt: skip
+    return apt, pip + one_by_one, at_once
 
 
 def noop_overhead(label):
@@ -111,6 +184,11 @@ def main():
     task_ms, wall_ms = noop_overhead("Mitogen")
     with linear():
         task_ms_linear, wall_ms_linear = noop_overhead("plain linear")
+    measured_floor = None
+    if not args.keep:
+        work = deployed_work()
+        timed("sandbox down", "sandbox", extravars={"ciab_sandbox_state": "down"})
+        measured_floor = floor(*work)
 
     print("\ncold sandbox up by phase:")
     for name, result in phases.items():
@@ -132,8 +210,20 @@ def main():
     kinds = where_it_went(cold)
     print("cold deploy, where the time went: " + ", ".join(f"{k} {v:.0f}s" for k, v in kinds.items()))
     print("cold deploy, 20 slowest tasks:")
-    for seconds, _play, task, action in sorted(task_events(cold), reverse=True)[:20]:
-        print(f"  {seconds:6.1f}s  {task[:80]}  ({action})")
+    for event in sorted(task_events(cold), reverse=True)[:20]:
+        print(f"  {event.seconds:6.1f}s  {event.task[:80]}  ({event.action})")
+    print("re-run, 10 slowest tasks:")
+    for event in sorted(task_events(rerun), reverse=True)[:10]:
+        print(f"  {event.seconds:6.1f}s  {event.task[:80]}  ({event.action})")
+    if measured_floor:
+        apt, venvs, venvs_at_once = measured_floor
+        db, starts = deploy_steps(cold)
+        total = apt + venvs + db + starts
+        print(f"floor: apt {apt:.0f}s + venvs {venvs:.0f}s (all at once: {venvs_at_once:.0f}s) + db syncs {db:.0f}s"
+              f" + service starts {starts:.0f}s = {total:.0f}s; cold deploy / floor = {cold.elapsed / total:.2f}"
+              "   (target <= 1.5)")  # fmt: skip
+    else:
+        print("floor: left out (--keep keeps the deployed sandbox; the floor needs a fresh one)")
     if not args.keep:
         timed("sandbox down", "sandbox", extravars={"ciab_sandbox_state": "down"})
 
