@@ -8,7 +8,8 @@ no-op loop of remote tasks (with the configured strategy, Mitogen, and with Ansi
 where the cold deploy's time went (venv installs, apt, everything else), its 20 slowest tasks and the re-run's 10, and
 the floor: the time of the unavoidable work alone, and the cold deploy / floor ratio. The floor is
 - apt: `apt-get update` and ONE `apt-get install` of every package the deploy installed (the deployed box's manual
-  packages less the fresh box's), run in a fresh sandbox container with the deployed box's /etc/apt (proxy, sources);
+  packages less the fresh box's), run in a fresh sandbox container with the deployed box's /etc/apt (proxy,
+  sources) and CA store;
 - venvs: uv itself with pip, then every OpenStack venv the deploy built from the same locks with the same uv flags
   and the same (warm) caches, one after another, and once more all at once (what concurrent venv builds would give);
 - db syncs and service starts: these need the deploy's configuration, so they are the deploy's own tasks: its
@@ -86,7 +87,10 @@ def box(command, stdin=""):
     """Run a shell command in the sandbox container; its stdout (bytes when stdin is bytes)."""
     text = not isinstance(stdin, bytes)
     argv = ["docker", "exec", "-i", BOX, "sh", "-c", command]
-    return subprocess.run(argv, input=stdin, capture_output=True, text=text, check=True).stdout
+    done = subprocess.run(argv, input=stdin, capture_output=True, text=text, check=False)
+    if done.returncode != 0:
+        sys.exit(f"{BOX}: `{command[:200]}` failed (rc={done.returncode}): {done.stderr[-2000:]}")
+    return done.stdout
 
 
 def box_timed(label, command):
@@ -98,10 +102,13 @@ def box_timed(label, command):
 
 
 def deployed_work():
-    """What the deploy installed on the box: its manual packages, its venvs, and a tar of /etc/apt and the locks."""
+    """What the deploy installed on the box: its manual packages, its venvs, and a tar of /etc/apt, the CA store (a
+    TLS-inspecting proxy's CA, base_ca_certificates) and the locks."""
     packages = set(box("apt-mark showmanual").split())
-    venvs = sorted(Path(stamp).parent.name for stamp in box(f"ls {VENVS}/*/ciab-lock.txt").split())
-    files = box(f"tar -C / -c etc/apt {VENVS.lstrip('/')}/locks", stdin=b"")
+    venvs = sorted({Path(stamp).parent.name for stamp in box(f"ls {VENVS}/*/ciab-lock.txt").split()} - {"uv"})
+    files = box(
+        f"tar -C / -c etc/apt etc/ssl/certs usr/local/share/ca-certificates {VENVS.lstrip('/')}/locks", stdin=b""
+    )
     return packages, venvs, files
 
 
@@ -121,8 +128,8 @@ def floor(packages, venvs, files):
     apt = box_timed("floor: apt-get update", "apt-get update -q")
     apt += box_timed(f"floor: apt install ({len(new)})", "DEBIAN_FRONTEND=noninteractive apt-get install -q -y "
                      "--no-install-recommends " + shlex.join(new))  # fmt: skip
-    locks, uv = f"{VENVS}/locks", "/tmp/floor/uv/bin/uv --no-config --no-python-downloads --system-certs"
-    pip = box_timed("floor: uv with pip", f"python3 -m venv /tmp/floor/uv && /tmp/floor/uv/bin/pip install -q "
+    locks, uv = f"{VENVS}/locks", "/var/tmp/floor/uv/bin/uv --no-config --no-python-downloads --system-certs"
+    pip = box_timed("floor: uv with pip", f"python3 -m venv /var/tmp/floor/uv && /var/tmp/floor/uv/bin/pip install -q "
                     f"--require-hashes --no-deps --disable-pip-version-check -r {locks}/uv.txt")  # fmt: skip
 
     def one(name, root):
@@ -133,9 +140,10 @@ def floor(packages, venvs, files):
             f"{install} --no-build-isolation -r {locks}/{name}.txt"
         )
 
-    one_by_one = box_timed(f"floor: {len(venvs)} venvs in turn", " && ".join(one(n, "/tmp/floor/a") for n in venvs))
-    at_once = box_timed(f"floor: {len(venvs)} venvs at once",
-                        " ".join(f"({one(n, '/tmp/floor/b')}) &" for n in venvs) + " wait")  # fmt: skip
+    one_by_one = box_timed(f"floor: {len(venvs)} venvs in turn", " && ".join(one(n, "/var/tmp/floor/a") for n in venvs))
+    jobs = [f"({one(name, '/var/tmp/floor/b')}) & p{i}=$!" for i, name in enumerate(venvs)]
+    waits = " && ".join(f"wait $p{i}" for i in range(len(venvs)))  # the status of each, not only of the last
+    at_once = box_timed(f"floor: {len(venvs)} venvs at once", "; ".join(jobs) + "; " + waits)
     return apt, pip + one_by_one, at_once
 
 
@@ -158,6 +166,37 @@ def linear():
         yield
     finally:
         os.environ.pop("ANSIBLE_STRATEGY", None)
+
+
+def report(phases, cold_total, rerun, rerun_linear, overhead):
+    """Print the figures of the cold up, the re-runs and the no-op overhead (before the floor replaces the box)."""
+    cold = phases["deploy"]
+    task_ms, wall_ms, task_ms_linear, wall_ms_linear = overhead
+    print("\ncold sandbox up by phase:")
+    for name, result in phases.items():
+        print(f"  {name:<16} {result.elapsed:7.1f}s")
+    print(f"  {'total':<16} {cold_total:7.1f}s   (target <= 720 s)")
+    print("cold deploy by play (sum of task times):")
+    for play, seconds in by_play(cold).items():
+        print(f"  {play[:60]:<60} {seconds:7.1f}s")
+    print("re-run by play (sum of task times):")
+    for play, seconds in by_play(rerun).items():
+        print(f"  {play[:60]:<60} {seconds:7.1f}s")
+    print(f"re-run: {rerun.elapsed:.1f}s, {rerun.tasks} tasks, changed={rerun.changed}   (target <= 90 s, changed=0)")
+    if rerun_linear:
+        ratio = rerun_linear.elapsed / rerun.elapsed
+        print(f"re-run under plain linear: {rerun_linear.elapsed:.1f}s (ratio {ratio:.2f})")
+    print(f"per-task overhead, no-op stat: Mitogen {task_ms:.0f} ms (wall {wall_ms:.0f} ms), plain linear "
+          f"{task_ms_linear:.0f} ms (wall {wall_ms_linear:.0f} ms), ratio {wall_ms_linear / wall_ms:.1f}"
+          "   (target <= 40 ms)")  # fmt: skip
+    kinds = where_it_went(cold)
+    print("cold deploy, where the time went: " + ", ".join(f"{k} {v:.0f}s" for k, v in kinds.items()))
+    print("cold deploy, 20 slowest tasks:")
+    for event in sorted(task_events(cold), reverse=True)[:20]:
+        print(f"  {event.seconds:6.1f}s  {event.task[:80]}  ({event.action})")
+    print("re-run, 10 slowest tasks:")
+    for event in sorted(task_events(rerun), reverse=True)[:10]:
+        print(f"  {event.seconds:6.1f}s  {event.task[:80]}  ({event.action})")
 
 
 def main():
@@ -184,48 +223,19 @@ def main():
     task_ms, wall_ms = noop_overhead("Mitogen")
     with linear():
         task_ms_linear, wall_ms_linear = noop_overhead("plain linear")
-    measured_floor = None
-    if not args.keep:
-        work = deployed_work()
-        timed("sandbox down", "sandbox", extravars={"ciab_sandbox_state": "down"})
-        measured_floor = floor(*work)
-
-    print("\ncold sandbox up by phase:")
-    for name, result in phases.items():
-        print(f"  {name:<16} {result.elapsed:7.1f}s")
-    print(f"  {'total':<16} {cold_total:7.1f}s   (target <= 720 s)")
-    print("cold deploy by play (sum of task times):")
-    for play, seconds in by_play(cold).items():
-        print(f"  {play[:60]:<60} {seconds:7.1f}s")
-    print("re-run by play (sum of task times):")
-    for play, seconds in by_play(rerun).items():
-        print(f"  {play[:60]:<60} {seconds:7.1f}s")
-    print(f"re-run: {rerun.elapsed:.1f}s, {rerun.tasks} tasks, changed={rerun.changed}   (target <= 90 s, changed=0)")
-    if rerun_linear:
-        ratio = rerun_linear.elapsed / rerun.elapsed
-        print(f"re-run under plain linear: {rerun_linear.elapsed:.1f}s (ratio {ratio:.2f})")
-    print(f"per-task overhead, no-op stat: Mitogen {task_ms:.0f} ms (wall {wall_ms:.0f} ms), plain linear "
-          f"{task_ms_linear:.0f} ms (wall {wall_ms_linear:.0f} ms), ratio {wall_ms_linear / wall_ms:.1f}"
-          "   (target <= 40 ms)")  # fmt: skip
-    kinds = where_it_went(cold)
-    print("cold deploy, where the time went: " + ", ".join(f"{k} {v:.0f}s" for k, v in kinds.items()))
-    print("cold deploy, 20 slowest tasks:")
-    for event in sorted(task_events(cold), reverse=True)[:20]:
-        print(f"  {event.seconds:6.1f}s  {event.task[:80]}  ({event.action})")
-    print("re-run, 10 slowest tasks:")
-    for event in sorted(task_events(rerun), reverse=True)[:10]:
-        print(f"  {event.seconds:6.1f}s  {event.task[:80]}  ({event.action})")
-    if measured_floor:
-        apt, venvs, venvs_at_once = measured_floor
-        db, starts = deploy_steps(cold)
-        total = apt + venvs + db + starts
-        print(f"floor: apt {apt:.0f}s + venvs {venvs:.0f}s (all at once: {venvs_at_once:.0f}s) + db syncs {db:.0f}s"
-              f" + service starts {starts:.0f}s = {total:.0f}s; cold deploy / floor = {cold.elapsed / total:.2f}"
-              "   (target <= 1.5)")  # fmt: skip
-    else:
+    report(phases, cold_total, rerun, rerun_linear, (task_ms, wall_ms, task_ms_linear, wall_ms_linear))
+    if args.keep:
         print("floor: left out (--keep keeps the deployed sandbox; the floor needs a fresh one)")
-    if not args.keep:
-        timed("sandbox down", "sandbox", extravars={"ciab_sandbox_state": "down"})
+        return
+    work = deployed_work()
+    timed("sandbox down", "sandbox", extravars={"ciab_sandbox_state": "down"})
+    apt, venvs, venvs_at_once = floor(*work)
+    db, starts = deploy_steps(cold)
+    total = apt + venvs + db + starts
+    print(f"\nfloor: apt {apt:.0f}s + venvs {venvs:.0f}s (all at once: {venvs_at_once:.0f}s) + db syncs {db:.0f}s"
+          f" + service starts {starts:.0f}s = {total:.0f}s; cold deploy / floor = {cold.elapsed / total:.2f}"
+          "   (target <= 1.5)")  # fmt: skip
+    timed("sandbox down", "sandbox", extravars={"ciab_sandbox_state": "down"})
 
 
 if __name__ == "__main__":
