@@ -2,8 +2,14 @@
 
 import io
 import json
+import os
+import signal
 import ssl
+import subprocess
+import sys
+import time
 import urllib.request
+from pathlib import Path
 
 import yaml
 
@@ -48,3 +54,32 @@ def ciab(*argv):
 
 def results(events):
     return [e for e in events if e["event"] == "result"]
+
+
+def run_killed(playbook, task, on, **extravars):
+    """ansible-playbook `playbook` against the sandbox with the given variables, SIGKILLed (its process group) when
+    `task` reports changed (on="changed": before any handler ran) or 1 s after it started (on="start": its command
+    runs); returns its output."""
+    inventory = runner.inventory_path(cli.SANDBOX)
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)]
+    for key, value in extravars.items():
+        argv += ["-e", f"{key}={value}"]
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # fmt: skip
+    lines, in_task = [], False
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("TASK ["):
+            in_task = task in line
+            if in_task and on == "start":
+                time.sleep(1)
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+        elif in_task and on == "changed" and line.startswith("changed:"):
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    output = "".join(lines)
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before {task} {on}:\n{output[-3000:]}"
+    return output

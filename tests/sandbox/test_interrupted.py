@@ -6,14 +6,10 @@ venv and restarts its service on it, and the run after that changes nothing. Mea
 not what its files say: a token's lifetime, the dashboard's login page, the port the gateway answers on."""
 
 import calendar
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
+import box
 import pytest
 from box import OS_ADMIN, ROOT, dashboard_get
 
@@ -40,33 +36,7 @@ def run_role(role="ciab.box.keystone", **extravars):
 
 
 def run_killed(task, on, role="ciab.box.keystone", **extravars):
-    """ansible-playbook with the given variables, SIGKILLed (its process group) when `task` reports changed
-    (on="changed": before any handler ran) or 1 s after it started (on="start": its command runs); returns
-    its output."""
-    inventory = runner.inventory_path(cli.SANDBOX)
-    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(PLAY),
-            "-e", f"ciab_role={role}"]  # fmt: skip
-    for key, value in extravars.items():
-        argv += ["-e", f"{key}={value}"]
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
-    lines, in_task = [], False
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith("TASK ["):
-            in_task = task in line
-            if in_task and on == "start":
-                time.sleep(1)
-                os.killpg(proc.pid, signal.SIGKILL)
-                break
-        elif in_task and on == "changed" and line.startswith("changed:"):
-            os.killpg(proc.pid, signal.SIGKILL)
-            break
-    proc.wait(timeout=60)
-    output = "".join(lines)
-    assert proc.returncode == -signal.SIGKILL, f"the run ended before {task} {on}:\n{output[-3000:]}"
-    return output
+    return box.run_killed(PLAY, task, on, ciab_role=role, **extravars)
 
 
 @pytest.fixture(scope="module", autouse=True)
