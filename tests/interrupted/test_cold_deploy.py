@@ -41,6 +41,10 @@ CONFIG_DIRS = ["/etc/ceph", "/etc/keystone", "/etc/glance", "/etc/placement", "/
 CONFIG_NAMES = ["*.conf", "*.ini", "*.py", "*.yaml", "*.json", "*.cnf", "ciab-lock.txt"]
 CONFIGS = r"\( " + " -o ".join(f"-name '{glob}'" for glob in CONFIG_NAMES) + r" \)"
 
+# ceph-crash starts with its package, before ceph.conf exists, and runs the ceph CLI (which reads ceph.conf) for each
+# crash report it posts: the file is its running configuration.
+PER_USE = {"ceph-crash.service"}
+
 
 def running(host):
     listed = host.check_output("systemctl list-units --type=service --state=running --plain --no-legend --no-pager "
@@ -49,9 +53,10 @@ def running(host):
 
 
 def older_than_inputs(host, units):
-    """Units whose process started before a configuration file of their directory or their venv's stamp changed."""
+    """Units whose process started before a configuration file of their directory or their venv's stamp changed
+    (but those that read their configuration at each use)."""
     stale = []
-    for unit in units:
+    for unit in set(units) - PER_USE:
         name = unit.removesuffix(".service").split("@")[0].split("-")[0]
         inputs = f"/etc/{name} {VENVS}/{name}/ciab-lock.txt"
         newest = host.run(f"find {inputs} -type f {CONFIGS} -printf '%T@\\n' 2>/dev/null | sort -n | tail -1")
@@ -60,7 +65,7 @@ def older_than_inputs(host, units):
         start = host.check_output(f'date -d "$(systemctl show -P ActiveEnterTimestamp {unit})" +%s.%N')
         if float(start) < float(newest.stdout) - 1:
             stale.append(unit)
-    return stale
+    return sorted(stale)
 
 
 def state(host):
