@@ -21,7 +21,8 @@ def _run(tmp_path, steps, created=False, **more):
         "vars": {
             "openstack_venv_root": str(tmp_path),
             "__openstack_db_created": {"changed": created},
-            "__openstack_migrate": {"venv": "svc", "user": "root", "steps": steps, **more},
+            "__openstack_venv_name": "svc",
+            "__openstack_migrate": {"user": "root", "steps": steps, **more},
         },
         "tasks": [
             {
