@@ -116,8 +116,9 @@ def deployed_work():
 
 def deploy_steps(cold):
     """Seconds of the cold deploy's db syncs and of its service starts (start + until an API answers)."""
-    db = sum(e.seconds for e in task_events(cold) if e.changed and e.task.startswith("Migrate | step"))
-    starts = sum(e.seconds for e in task_events(cold)
+    events = task_events(cold)
+    db = sum(e.seconds for e in events if e.changed and e.task.startswith("Migrate | step"))
+    starts = sum(e.seconds for e in events
                  if (e.changed and e.action in SYSTEMD) or e.task.startswith("API | answers over TLS"))  # fmt: skip
     return db, starts
 

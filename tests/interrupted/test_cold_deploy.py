@@ -15,12 +15,11 @@ import json
 import box
 import pytest
 import testinfra
-from box import BOX, ROOT, ciab, results
+from box import BOX, ROOT, UNITS, VENVS, ciab, results
 
 from ciab import cli, runner
 
 SITE = ROOT / "playbooks" / "site.yml"
-VENVS = "/opt/ciab/openstack/2026.2"  # openstack_venv_root of the release
 # (task, when): in the order a cold deploy meets them; "start" kills 1 s into the task, "changed" as it reports a
 # change (before its handler).
 KILLS = [
@@ -31,9 +30,7 @@ KILLS = [
     ("Chassis | provider NIC in the provider bridge", "start"),  # the provider-NIC plug
     ("Migrate | step (nova)", "start"),  # a database migration
 ]
-# Units of the cloud (systemctl patterns) and where each one's configuration lives.
-UNITS = ["ceph-*", "keystone", "glance", "placement", "cinder-*", "neutron-*", "nova-*", "horizon", "ovn-*",
-         "ovs-vswitchd", "ovsdb-server", "nginx", "mariadb", "rabbitmq-server", "memcached", "libvirtd"]  # fmt: skip
+# Where the services' configuration lives.
 CONFIG_DIRS = ["/etc/ceph", "/etc/keystone", "/etc/glance", "/etc/placement", "/etc/cinder", "/etc/neutron",
                "/etc/nova", "/etc/horizon", "/etc/nginx", "/etc/mysql", "/etc/rabbitmq"]  # fmt: skip
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import testinfra
-from box import BOX, ciab, results
+from box import BOX, UNITS, ciab, results
 
 from ciab import runner
 
@@ -18,25 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "molecule" / "share
 ORDER = ["test_sandbox", "test_ceph", "test_openstack", "test_cinder", "test_neutron", "test_nova", "test_horizon",
          "test_k3s", "test_interrupted", "test_verify_playbook", "test_tempest"]  # fmt: skip
 
-UNITS = [
-    "ceph*",
-    "ciab-ceph-osd-activate.service",
-    "keystone",
-    "glance",
-    "placement",
-    "cinder-*",
-    "neutron-*",
-    "nova-*",
-    "horizon",
-    "libvirtd",
-    "ovn-*",
-    "ovs-vswitchd",
-    "ovsdb-server",
-    "nginx",
-    "mariadb",
-    "rabbitmq-server",
-    "memcached",
-]
 JOURNAL = "journalctl --no-pager --lines 80 " + " ".join(f"--unit '{unit}'" for unit in UNITS)
 
 

@@ -11,14 +11,13 @@ import time
 
 import box
 import pytest
-from box import OS_ADMIN, ROOT, dashboard_get
+from box import OS_ADMIN, ROOT, VENVS, dashboard_get
 
 from ciab import cli, runner
 
 PLAY = ROOT / "playbooks" / "role.yml"
 CONFIG_TASK = "Config | /etc/keystone/keystone.conf"
 MIGRATE_TASK = "Migrate | step (keystone)"
-VENVS = "/opt/ciab/openstack/2026.2"  # openstack_venv_root of the release
 MIGRATED = f"{VENVS}/keystone/ciab-migrated.txt"
 LONGER = 5400  # keystone_token_expiration's default is 3600
 

@@ -9,13 +9,12 @@ import time
 import uuid
 
 import pytest
-from box import BOX, OS_DEMO
+from box import BOX, CLIENT, OS_DEMO
 from units import running_unit_user
 
 OS = "openstack --os-cloud ciab-admin"
 UNITS = ("nova-api", "nova-conductor", "nova-scheduler", "nova-novncproxy", "nova-compute")
 NOVA = "/opt/ciab/openstack/2026.2/nova/bin"
-CLIENT = "/opt/ciab/openstack/2026.2/client/bin"
 
 
 def compute_services(host):
