@@ -16,6 +16,7 @@ from ansible_collections.ciab.box.plugins.module_utils.plan.memory import memory
 from ansible_collections.ciab.box.plugins.module_utils.plan.nic import assign_nic_roles
 from ansible_collections.ciab.box.plugins.module_utils.plan.osd import select_osd_devices
 from ansible_collections.ciab.box.plugins.module_utils.plan.render import plan_table
+from ansible_collections.ciab.box.plugins.module_utils.plan.replication import ceph_replication
 from ansible_collections.ciab.box.plugins.module_utils.wipe_guard import GuardError, orphan_osds
 
 # filter name -> (function, how its arguments are passed, for error messages)
@@ -25,6 +26,10 @@ _SIGNATURES = {
     "ip_plan": (plan_ip, "ciab_nics | ciab.box.ip_plan(ciab_default_route, routes, ciab_ip_policy)"),
     "memory_budget": (memory_budget, "total_bytes | ciab.box.memory_budget(osd_count, ciab_memory_policy)"),
     "plan_table": (plan_table, "ciab_plan | ciab.box.plan_table"),
+    "ceph_replication": (
+        ceph_replication,
+        "osd_counts | ciab.box.ceph_replication(ceph_crush_failure_domain, ceph_pool_size, ceph_pool_min_size)",
+    ),
     "orphan_osds": (orphan_osds, "(osd_dump | from_json).osds | ciab.box.orphan_osds(labelled_osd_uuids)"),
 }
 

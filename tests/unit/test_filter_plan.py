@@ -21,7 +21,15 @@ FILTERS = FilterModule().filters()
 
 
 def test_filter_names():
-    assert sorted(FILTERS) == ["ip_plan", "memory_budget", "nic_roles", "orphan_osds", "osd_devices", "plan_table"]
+    assert sorted(FILTERS) == [
+        "ceph_replication",
+        "ip_plan",
+        "memory_budget",
+        "nic_roles",
+        "orphan_osds",
+        "osd_devices",
+        "plan_table",
+    ]
 
 
 def test_filters_return_what_the_functions_return():
