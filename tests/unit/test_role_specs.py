@@ -69,3 +69,27 @@ def test_ceph_preflight_refuses_inputs_out_of_range(tmp_path, bad, message):
         return
     assert result.exit_code == runner.EXIT_USAGE
     assert result.failures[0].msg.startswith(message)
+
+
+def test_every_shared_task_file_has_an_entry_point():
+    """ciab.box.openstack's task files the service roles include (tasks_from) declare their inputs as typed entry
+    points of meta/argument_specs.yml, which include_role validates, instead of comments."""
+    specs = yaml.safe_load((ROLES_DIR / "openstack" / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    included = set()
+
+    def walk(tasks):
+        for task in tasks or []:
+            walk(task.get("block", []) + task.get("rescue", []) + task.get("always", []))
+            include = task.get("ansible.builtin.include_role") or {}
+            if include.get("name") == "ciab.box.openstack" and "tasks_from" in include:
+                included.add(include["tasks_from"].removesuffix(".yml"))
+
+    for path in ROLES_DIR.glob("*/tasks/*.yml"):
+        walk(yaml.safe_load(path.read_text()))
+    assert included, "no service role includes a task file of ciab.box.openstack"
+    assert sorted(included - set(specs)) == []
+    for name in included:
+        assert specs[name].get("short_description"), name
+        for option, spec in specs[name]["options"].items():
+            assert option.startswith("__openstack_"), f"{name}: {option}"
+            assert spec.get("description"), f"{name}: {option}"
