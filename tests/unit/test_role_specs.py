@@ -93,3 +93,21 @@ def test_every_shared_task_file_has_an_entry_point():
         for option, spec in specs[name]["options"].items():
             assert option.startswith("__openstack_"), f"{name}: {option}"
             assert spec.get("description"), f"{name}: {option}"
+
+
+SPEC_KEYS = {"type", "required", "default", "description", "choices", "elements", "options", "no_log", "aliases",
+             "mutually_exclusive", "required_one_of"}  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_argument_specs_use_only_known_keys(role):
+    """A comma in an unquoted description of a flow mapping makes a key of its own (ansible-lint refuses it)."""
+
+    def unknown(options, path):
+        for name, option in options.items():
+            yield from (f"{'.'.join([*path, name])}: {key!r}" for key in set(option) - SPEC_KEYS)
+            yield from unknown(option.get("options", {}), [*path, name])
+
+    specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    found = [u for entry, spec in specs.items() for u in unknown(spec.get("options", {}), [entry])]
+    assert not found, found
