@@ -95,6 +95,27 @@ def test_every_shared_task_file_has_an_entry_point():
             assert spec.get("description"), f"{name}: {option}"
 
 
+def test_the_service_table_drives_every_openstack_service():
+    """Each service of ciab.box.openstack's table is set up and started by its role through the table, each unit
+    is an API or a daemon, and the services restart through the one shared handler (no restart handler of their
+    own)."""
+    table = yaml.safe_load((ROLES_DIR / "openstack" / "vars" / "main.yml").read_text())["__openstack_services"]
+    for service, entry in table.items():
+        text = "".join(p.read_text() for p in sorted((ROLES_DIR / service / "tasks").glob("*.yml")))
+        for step in ("service_setup.yml", "service_start.yml"):
+            assert f"tasks_from: {step}\n  vars:\n    __openstack_service_name: {service}\n" in text, (service, step)
+        for unit in entry.get("units", []):
+            assert ("api" in unit) != ("exec" in unit), unit["name"]
+            assert unit.get("group", "controllers") in ("controllers", "computes"), unit["name"]
+        own = ROLES_DIR / service / "handlers" / "main.yml"
+        assert not own.exists() or f"{service} config changed" not in own.read_text(), service
+    handlers = yaml.safe_load((ROLES_DIR / "openstack" / "handlers" / "main.yml").read_text())
+    assert [h["name"] for h in handlers if h.get("listen") == "openstack config changed"] == [
+        "Reload the systemd units",
+        "Restart the OpenStack units older than their files",
+    ]
+
+
 SPEC_KEYS = {"type", "required", "default", "description", "choices", "elements", "options", "no_log", "aliases",
              "mutually_exclusive", "required_one_of"}  # fmt: skip
 
