@@ -38,12 +38,16 @@ def test_host_global_sysctls_written_for_boot(host):
         assert conf.contains(f"^{line}$"), line
 
 
-def test_hostname_resolves_to_management_address(host):
+def test_hostname_resolves_to_the_planned_management_address(host):
+    """The plan manages the node over eth1 (ciab_nic_policy), not over eth0 with the default route: its name
+    resolves to eth1's address, the one the contract hands the base layer."""
     hostname = host.check_output("hostname")
-    addr = host.check_output("ip -j route get 1.1.1.1")
-    mgmt = json.loads(addr)[0]["prefsrc"]
-    assert host.check_output(f"getent ahostsv4 {hostname} | head -1").split()[0] == mgmt
+    default = json.loads(host.check_output("ip -j route get 1.1.1.1"))[0]
+    planned = json.loads(host.check_output("ip -j -4 addr show dev eth1"))[0]["addr_info"][0]["local"]
+    assert default["dev"] == "eth0" and default["prefsrc"] != planned
+    assert host.check_output(f"getent ahostsv4 {hostname} | head -1").split()[0] == planned
     assert not host.file("/etc/hosts").contains(r"^127\.0\.1\.1")
+    assert not host.file("/etc/hosts").contains(rf"^{default['prefsrc']}\s")
 
 
 def test_required_packages(host):
