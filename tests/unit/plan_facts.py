@@ -13,6 +13,7 @@ the planner with data shaped exactly like the discovery modules' output. Machine
 from __future__ import annotations
 
 import copy
+import sys
 from typing import Any
 
 from ansible_collections.ciab.box.plugins.module_utils.disks import finding
@@ -297,3 +298,20 @@ VM_DEFAULT_ROUTE = {"interface": "eth0", "gateway": "10.0.2.2", "family": "inet"
 def fresh(facts: Any) -> Any:
     """A deep copy, so a test may edit facts without leaking into the next one."""
     return copy.deepcopy(facts)
+
+
+def offline_host(plan_dir: Any, **overrides: Any) -> dict:
+    """Inventory variables of a host that plans offline (playbooks/plan.yml with ciab_plan_discover false) from the
+    reference box's facts, run on this machine; ``overrides`` replace or add variables."""
+    return {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "ciab_plan_discover": False,
+        "ciab_plan_dir": str(plan_dir),
+        "ciab_disks": copy.deepcopy(REFERENCE_BOX_DISKS),
+        "ciab_nics": copy.deepcopy(REFERENCE_BOX_NICS),
+        "ciab_default_route": REFERENCE_BOX_DEFAULT_ROUTE,
+        "ciab_routes": REFERENCE_BOX_ROUTES,
+        "ansible_memtotal_mb": REFERENCE_BOX_MEMTOTAL_BYTES // 2**20,
+        **overrides,
+    }

@@ -9,18 +9,11 @@ from __future__ import annotations
 import copy
 import io
 import json
-import sys
 
 import pytest
 import yaml
 from ansible_collections.ciab.box.plugins.module_utils import plan as plan_utils
-from plan_facts import (
-    REFERENCE_BOX_DEFAULT_ROUTE,
-    REFERENCE_BOX_DISKS,
-    REFERENCE_BOX_MEMTOTAL_BYTES,
-    REFERENCE_BOX_NICS,
-    REFERENCE_BOX_ROUTES,
-)
+from plan_facts import offline_host
 
 from ciab import cli, runner
 
@@ -32,17 +25,7 @@ def offline(tmp_path):
     """Write an inventory of hosts that plan offline from the reference box's facts; returns its path."""
 
     def write(hosts: dict[str, dict] | None = None, name: str = "hosts.yml") -> str:
-        base = {
-            "ansible_connection": "local",
-            "ansible_python_interpreter": sys.executable,
-            "ciab_plan_discover": False,
-            "ciab_plan_dir": str(tmp_path / "plan"),
-            "ciab_disks": REFERENCE_BOX_DISKS,
-            "ciab_nics": REFERENCE_BOX_NICS,
-            "ciab_default_route": REFERENCE_BOX_DEFAULT_ROUTE,
-            "ciab_routes": REFERENCE_BOX_ROUTES,
-            "ansible_memtotal_mb": REFERENCE_BOX_MEMTOTAL_BYTES // 2**20,
-        }
+        base = offline_host(tmp_path / "plan")
         hosts = {"testbox": {}} if hosts is None else hosts
         data = {"all": {"hosts": {h: {**copy.deepcopy(base), **v} for h, v in hosts.items()}}}
         path = tmp_path / name

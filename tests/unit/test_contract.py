@@ -11,19 +11,16 @@ from __future__ import annotations
 import copy
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from plan_facts import (
-    REFERENCE_BOX_DEFAULT_ROUTE,
-    REFERENCE_BOX_DISKS,
-    REFERENCE_BOX_MEMTOTAL_BYTES,
     REFERENCE_BOX_NICS,
     REFERENCE_BOX_ROUTES,
     inet,
     nic,
+    offline_host,
 )
 
 from ciab import runner
@@ -52,20 +49,14 @@ POLICY = {
 def box(tmp_path_factory):
     """Plan the three-NIC box offline, then read every layer's inputs through the contract."""
     tmp = tmp_path_factory.mktemp("contract")
-    host = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "ciab_plan_discover": False,
-        "ciab_plan_dir": str(tmp / "plan"),
-        "ciab_secrets_dir": str(tmp / "secrets"),
-        "ciab_disks": REFERENCE_BOX_DISKS,
-        "ciab_nics": NICS,
-        "ciab_default_route": REFERENCE_BOX_DEFAULT_ROUTE,
-        "ciab_routes": ROUTES,
-        "ansible_memtotal_mb": REFERENCE_BOX_MEMTOTAL_BYTES // 2**20,
-        "contract_out": str(tmp / "inputs.json"),
+    host = offline_host(
+        tmp / "plan",
+        ciab_secrets_dir=str(tmp / "secrets"),
+        ciab_nics=NICS,
+        ciab_routes=ROUTES,
+        contract_out=str(tmp / "inputs.json"),
         **POLICY,
-    }
+    )
     inventory = tmp / "hosts.yml"
     inventory.write_text(yaml.safe_dump({"all": {"children": {"ciab_nodes": {"hosts": {"testbox": host}}}}}))
     planned = runner.run(str(runner.ROOT / "playbooks" / "plan.yml"), inventory=inventory)
