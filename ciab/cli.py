@@ -16,7 +16,8 @@ import yaml
 from ciab import __version__, runner
 
 # Layers in deploy order (each a tag in playbooks/site.yml and playbooks/verify.yml) and the default ones, as
-# roles/ciab/vars/main.yml (the contract's constants) defines them. Without --limit, the inventory's ciab_layers chooses (default DEFAULT_LAYERS).
+# roles/ciab/vars/main.yml (the contract's constants) defines them. Without --limit, the inventory's ciab_layers
+# chooses (default DEFAULT_LAYERS).
 _LAYERS_FILE = yaml.safe_load((runner.ROOT / "roles" / "ciab" / "vars" / "main.yml").read_text())
 LAYERS = tuple(_LAYERS_FILE["ciab_known_layers"])
 DEFAULT_LAYERS = tuple(_LAYERS_FILE["ciab_default_layers"])
