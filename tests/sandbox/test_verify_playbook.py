@@ -36,5 +36,7 @@ def test_verify_playbook_passes_for_base_ceph_and_openstack():
     assert "as ciab-demo" in result.stdout  # the smoke test runs as the demo tenant's member
     openstack_play = result.stdout.split("PLAY [Verify the OpenStack layer]")[1]
     skipped = [block.split("]")[0] for block in openstack_play.split("TASK [")[1:] if "skipping:" in block]
+    # the contract's plan loader is no check: it skips when an earlier play of the run read the plan
+    skipped = [task for task in skipped if not task.startswith("ciab.box.ciab : ")]
     # every check ran; only Tempest is left out (ciab verify --tempest runs it: test_tempest.py)
     assert skipped == ["OpenStack | Tempest's tests (ciab verify --tempest)"], skipped
