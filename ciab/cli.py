@@ -22,6 +22,8 @@ _LAYERS_FILE = yaml.safe_load((runner.ROOT / "roles" / "ciab" / "vars" / "main.y
 LAYERS = tuple(_LAYERS_FILE["ciab_known_layers"])
 DEFAULT_LAYERS = tuple(_LAYERS_FILE["ciab_default_layers"])
 SANDBOX = "sandbox"
+# How `ciab conformance` counts its results (accepted: not met, and openstack_conformance_accepted says why)
+CONFORMANCE_STATUSES = ("met", "not met", "accepted", "not applicable")
 # Tempest's test sets (ciab.box.tempest's tempest_set)
 TEMPEST_SETS = ("smoke", "api")
 # facts of discovery (ciab.box.disk_facts, nic_facts) and of the plan kept for the discover/plan summary
@@ -294,22 +296,68 @@ def cmd_verify(args: argparse.Namespace, progress: Progress) -> int:
     kwargs = _layers(args.limit)
     tempest = getattr(args, "tempest", None)
     summaries = _tempest_files(args.inventory) if tempest else []
-    for path in summaries:  # no summary of an earlier run is taken for this one
-        path.unlink(missing_ok=True)
     if tempest:
         kwargs["extravars"] = {**kwargs.get("extravars", {}), "ciab_verify_tempest": tempest}
     if getattr(args, "no_smoke", False):
         kwargs = _without_smoke(kwargs)
+    conformance = _host_files(args.inventory, "conformance")
+    for path in [*summaries, *conformance]:  # no summary of an earlier run is taken for this one
+        path.unlink(missing_ok=True)
     code = _run_steps(progress, [("verify", _play(args, progress, "verify", **kwargs))])
     if tempest:
         _tempest_summary(progress, summaries)
+    _conformance_summary(progress, conformance, quiet=True)
     return code
+
+
+def cmd_conformance(args: argparse.Namespace, progress: Progress) -> int:
+    """The SCS-compatible IaaS standards, checked as the demo member; one line per requirement."""
+    files = _host_files(args.inventory, "conformance")
+    for path in files:
+        path.unlink(missing_ok=True)
+    extravars = {"ciab_conformance_live": not args.read_only}
+    code = _run_steps(progress, [("conformance", _play(args, progress, "conformance", extravars=extravars))])
+    _conformance_summary(progress, files)
+    return code
+
+
+def _host_files(inventory: str, kind: str) -> list[Path]:
+    """What a playbook wrote per host into .cache/<kind>/ on the controller (tempest, conformance); none for an
+    inventory that does not parse (the run that needs it says why)."""
+    try:
+        hosts = runner.inventory_hosts(runner.inventory_path(inventory))
+    except runner.CiabError:
+        return []
+    return [runner.ROOT / ".cache" / kind / f"{host}.yml" for host in sorted(hosts)]
+
+
+def _conformance_summary(progress: Progress, files: list[Path], quiet: bool = False) -> None:
+    """One line per SCS requirement: met, not met (or accepted, with the reason), not applicable."""
+    paths = [path for path in files if path.is_file()]
+    if not paths:
+        if not quiet:
+            progress.emit("message", text="The conformance checks did not run (the run stopped before them).")
+        return
+    data = yaml.safe_load(paths[0].read_text()) or {}
+    results, accepted = data.get("results", []), data.get("accepted") or {}
+    for item in results:
+        if item["status"] == "not met" and item["id"] in accepted:
+            item["status"], item["reason"] = "accepted", f"{accepted[item['id']]} ({item['reason']})"
+    if progress.as_json:
+        progress.emit("conformance", results=results)
+        return
+    counts = {status: sum(1 for r in results if r["status"] == status) for status in CONFORMANCE_STATUSES}
+    lines = ["", "SCS conformance (as the demo member): " + ", ".join(f"{n} {s}" for s, n in counts.items())]
+    lines += [
+        f"  {r['status']:<14} {r['id']:<38} {'' if r['level'] == 'mandatory' else '(recommended) '}{r['reason']}"
+        for r in results
+    ]
+    progress.out.write("\n".join(lines) + "\n")
 
 
 def _tempest_files(inventory: str) -> list[Path]:
     """The summaries ciab.box.tempest writes, one per host it ran on (the first OpenStack controller)."""
-    hosts = runner.inventory_hosts(runner.inventory_path(inventory))
-    return [runner.ROOT / ".cache" / "tempest" / f"{host}.yml" for host in sorted(hosts)]
+    return _host_files(inventory, "tempest")
 
 
 def _tempest_summary(progress: Progress, summaries: list[Path]) -> None:
@@ -400,7 +448,11 @@ def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
         ("deploy", _play(args, progress, "site", **_layers(limit))),
         ("verify", verify),
     ]
+    conformance = _host_files(SANDBOX, "conformance")
+    for path in conformance:
+        path.unlink(missing_ok=True)
     code = _run_steps(progress, steps)
+    _conformance_summary(progress, conformance, quiet=True)
     if code == runner.EXIT_OK:
         _remember_layers(SANDBOX, limit, smoke_passed=smoke["run"] or smoke["kept"])
         _summary(progress, SANDBOX, limit)
@@ -450,6 +502,14 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="leave out ciab's smoke test (a server with a volume and a floating IP, made and deleted)",
             )
+    text = "check the cloud against the SCS-compatible IaaS standards, as the demo member"
+    p = sub.add_parser("conformance", help=text, description=text)
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        help="only read (no volume backup, secret or domain manager round trip)",
+    )
+    p.set_defaults(func=cmd_conformance)
     text = "remove the cloud from a box (asks for the box's name)"
     p = sub.add_parser("destroy", help=text, description=text)
     p.add_argument("--yes-destroy", dest="confirm", metavar="NAME", default="", help="the box to destroy")

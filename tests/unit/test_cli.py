@@ -226,6 +226,50 @@ def test_verify_tempest_passes_the_set_and_prints_the_summary(local_inventory, m
     assert exc.value.code == runner.EXIT_USAGE
 
 
+def test_conformance_prints_one_line_per_requirement_with_the_accepted_ones(local_inventory, monkeypatch, tmp_path):
+    """`ciab conformance`: an old result file is removed first, the one playbooks/conformance.yml wrote is printed
+    (not met + openstack_conformance_accepted = accepted, with both reasons); --read-only turns the round trips off;
+    --json gives the results as one event."""
+    monkeypatch.setattr(runner, "ROOT", tmp_path)
+    results = tmp_path / ".cache" / "conformance" / "testbox.yml"
+    results.parent.mkdir(parents=True)
+    results.write_text("stale: true\n")
+    calls = []
+
+    def fake_run(playbook, **kw):
+        calls.append((playbook, kw))
+        assert not results.exists()
+        results.write_text(
+            "results:\n"
+            "- {id: scs-0103-flavor-1v-4, requirement: r, status: met, reason: SCS-1V-4, level: mandatory}\n"
+            "- {id: scs-0123-service-load-balancer, requirement: r, status: not met, reason: not in the catalog,"
+            " level: mandatory}\n"
+            "- {id: scs-0114-encrypted-type, requirement: r, status: not met, reason: none, level: recommended}\n"
+            "- {id: scs-0102-prop-os_distro, requirement: r, status: not applicable, reason: none,"
+            " level: mandatory}\n"
+            "accepted: {scs-0123-service-load-balancer: no Octavia yet}\n"
+        )
+        return runner.RunResult(playbook=playbook, status="successful", rc=0, elapsed=0.1)
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    out = io.StringIO()
+    assert cli.main(["-i", str(local_inventory), "conformance"], out=out) == runner.EXIT_OK
+    assert calls[0][0] == "conformance" and calls[0][1]["extravars"] == {"ciab_conformance_live": True}
+    lines = out.getvalue().splitlines()
+    assert "SCS conformance (as the demo member): 1 met, 1 not met, 1 accepted, 1 not applicable" in lines
+    assert any(
+        line.split()[:2] == ["accepted", "scs-0123-service-load-balancer"]
+        and line.endswith("no Octavia yet (not in the catalog)")
+        for line in lines
+    )
+    assert any("scs-0114-encrypted-type" in line and "(recommended) none" in line for line in lines)
+    out = io.StringIO()
+    cli.main(["-i", str(local_inventory), "--json", "conformance", "--read-only"], out=out)
+    assert calls[1][1]["extravars"] == {"ciab_conformance_live": False}
+    [event] = [e for e in map(json.loads, out.getvalue().splitlines()) if e["event"] == "conformance"]
+    assert [r["status"] for r in event["results"]] == ["met", "accepted", "not met", "not applicable"]
+
+
 def test_sandbox_up_again_keeps_the_smoke_result_only_when_the_deploy_changed_nothing(monkeypatch, tmp_path):
     """`sandbox up` on a converged sandbox: the read-only checks run, the smoke test (servers) is left out when it
     passed after the last deploy and this deploy changed nothing; any change, a failure or `down` runs it again."""
