@@ -23,8 +23,8 @@ OPENSTACK_SECRETS = ROOT / ".cache" / "secrets" / "openstack"
 VENVS = "/opt/ciab/openstack/2026.2"  # openstack_venv_root of the release
 CLIENT = f"{VENVS}/client/bin"
 # The cloud's units (systemctl patterns): their journal goes with a failed check; the long harness compares them.
-UNITS = ["ceph*", "ciab-ceph-osd-activate.service", "keystone", "glance", "placement", "cinder-*", "neutron-*",
-         "nova-*", "horizon", "libvirtd", "ovn-*", "ovs-vswitchd", "ovsdb-server", "nginx", "mariadb",
+UNITS = ["ceph*", "ciab-ceph-osd-activate.service", "keystone", "glance", "placement", "barbican-api", "cinder-*",
+         "neutron-*", "nova-*", "horizon", "libvirtd", "ovn-*", "ovs-vswitchd", "ovsdb-server", "nginx", "mariadb",
          "rabbitmq-server", "memcached"]  # fmt: skip
 OS_ADMIN = "openstack --os-cloud ciab-admin"
 OS_DEMO = "openstack --os-cloud ciab-demo"
