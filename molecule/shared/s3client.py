@@ -6,12 +6,14 @@ import datetime
 import hashlib
 import hmac
 import os
+import ssl
 import urllib.parse
 import urllib.request
 
 
 def s3_request(creds, method, path, body=b""):
-    """A minimal AWS Signature V4 request to the gateway (path-style, signed payload)."""
+    """A minimal AWS Signature V4 request to the gateway (path-style, signed payload); creds: endpoint, access_key,
+    secret_key and, for a TLS endpoint of the deploy's CA, cafile."""
     endpoint = urllib.parse.urlsplit(creds["endpoint"])
     now = datetime.datetime.now(datetime.UTC)
     amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
@@ -30,7 +32,8 @@ def s3_request(creds, method, path, body=b""):
         f"AWS4-HMAC-SHA256 Credential={creds['access_key']}/{scope}, SignedHeaders={signed}, Signature={signature}"
     )
     request = urllib.request.Request(creds["endpoint"] + uri, data=body or None, method=method, headers=headers)
-    with urllib.request.urlopen(request, timeout=30) as response:
+    context = ssl.create_default_context(cafile=creds["cafile"]) if creds.get("cafile") else None
+    with urllib.request.urlopen(request, timeout=30, context=context) as response:
         return response.status, response.read()
 
 

@@ -82,6 +82,7 @@ results:
 import contextlib
 import time
 import traceback
+from email.utils import formatdate
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -248,7 +249,8 @@ def s3_answer(conn, catalog):
     parts = urlsplit(conn.endpoint_for("object-store"))
     response = conn.session.get(
         f"{parts.scheme}://{parts.netloc}/",
-        headers={"Authorization": "AWS doesnotexist:c2lnbmF0dXJl"},
+        # a signed request (S3's v2 scheme needs a date) of an access key nobody has
+        headers={"Authorization": "AWS doesnotexist:c2lnbmF0dXJl", "Date": formatdate(usegmt=True)},
         authenticated=False,
         raise_exc=False,
     )
