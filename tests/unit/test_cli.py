@@ -193,25 +193,36 @@ def test_summary_prints_endpoints_clouds_and_how_to_reach_the_sandbox(monkeypatc
     assert event["dashboard"]["url"] == "https://172.31.240.2/"
 
 
-def test_verify_tempest_passes_the_set_and_prints_the_summary(local_inventory, monkeypatch, tmp_path):
-    """`ciab verify --tempest [SET]`: the set reaches playbooks/verify.yml, an old summary is removed first, and the
-    summary ciab.box.tempest wrote is printed after the run, also when tests failed."""
-    monkeypatch.setattr(runner, "ROOT", tmp_path)
-    summary = tmp_path / ".cache" / "tempest" / "testbox.yml"
-    summary.parent.mkdir(parents=True)
-    summary.write_text("stale: true\n")
+def _playbook_writes(monkeypatch, path, text, ok=True):
+    """runner.run stands in for a playbook that writes `text` to `path` under a fake checkout (runner.ROOT is
+    path's checkout); a stale file there must be gone when it runs. Returns the calls it gets."""
+    monkeypatch.setattr(runner, "ROOT", path.parents[2])
+    path.parent.mkdir(parents=True)
+    path.write_text("stale: true\n")
     calls = []
 
     def fake_run(playbook, **kw):
         calls.append((playbook, kw))
-        assert not summary.exists()  # no summary of an earlier run is taken for this one
-        summary.write_text(
-            "set: smoke\ncounts: {total: 3, passed: 1, skipped: 1, failed: 1}\nseconds: 42\n"
-            "failed: [tempest.api.compute.servers.test_x.T.test_y]\nlog: /var/lib/ciab/tempest/logs/tempest.log\n"
+        assert not path.exists()  # no file of an earlier run is taken for this one
+        path.write_text(text)
+        return runner.RunResult(
+            playbook=playbook, status="successful" if ok else "failed", rc=0 if ok else 2, elapsed=0.1
         )
-        return runner.RunResult(playbook=playbook, status="failed", rc=2, elapsed=0.1)
 
     monkeypatch.setattr(runner, "run", fake_run)
+    return calls
+
+
+def test_verify_tempest_passes_the_set_and_prints_the_summary(local_inventory, monkeypatch, tmp_path):
+    """`ciab verify --tempest [SET]`: the set reaches playbooks/verify.yml, an old summary is removed first, and the
+    summary ciab.box.tempest wrote is printed after the run, also when tests failed."""
+    calls = _playbook_writes(
+        monkeypatch,
+        tmp_path / ".cache" / "tempest" / "testbox.yml",
+        "set: smoke\ncounts: {total: 3, passed: 1, skipped: 1, failed: 1}\nseconds: 42\n"
+        "failed: [tempest.api.compute.servers.test_x.T.test_y]\nlog: /var/lib/ciab/tempest/logs/tempest.log\n",
+        ok=False,
+    )
     out = io.StringIO()
     assert cli.main(["-i", str(local_inventory), "verify", "--tempest"], out=out) == runner.EXIT_FAILED
     assert calls[0][0] == "verify"
@@ -230,28 +241,18 @@ def test_conformance_prints_one_line_per_requirement_with_the_accepted_ones(loca
     """`ciab conformance`: an old result file is removed first, the one playbooks/conformance.yml wrote is printed
     (not met + openstack_conformance_accepted = accepted, with both reasons); --read-only turns the round trips off;
     --json gives the results as one event."""
-    monkeypatch.setattr(runner, "ROOT", tmp_path)
-    results = tmp_path / ".cache" / "conformance" / "testbox.yml"
-    results.parent.mkdir(parents=True)
-    results.write_text("stale: true\n")
-    calls = []
-
-    def fake_run(playbook, **kw):
-        calls.append((playbook, kw))
-        assert not results.exists()
-        results.write_text(
-            "results:\n"
-            "- {id: scs-0103-flavor-1v-4, requirement: r, status: met, reason: SCS-1V-4, level: mandatory}\n"
-            "- {id: scs-0123-service-load-balancer, requirement: r, status: not met, reason: not in the catalog,"
-            " level: mandatory}\n"
-            "- {id: scs-0114-encrypted-type, requirement: r, status: not met, reason: none, level: recommended}\n"
-            "- {id: scs-0102-prop-os_distro, requirement: r, status: not applicable, reason: none,"
-            " level: mandatory}\n"
-            "accepted: {scs-0123-service-load-balancer: no Octavia yet}\n"
-        )
-        return runner.RunResult(playbook=playbook, status="successful", rc=0, elapsed=0.1)
-
-    monkeypatch.setattr(runner, "run", fake_run)
+    calls = _playbook_writes(
+        monkeypatch,
+        tmp_path / ".cache" / "conformance" / "testbox.yml",
+        "results:\n"
+        "- {id: scs-0103-flavor-1v-4, requirement: r, status: met, reason: SCS-1V-4, level: mandatory}\n"
+        "- {id: scs-0123-service-load-balancer, requirement: r, status: not met, reason: not in the catalog,"
+        " level: mandatory}\n"
+        "- {id: scs-0114-encrypted-type, requirement: r, status: not met, reason: none, level: recommended}\n"
+        "- {id: scs-0102-prop-os_distro, requirement: r, status: not applicable, reason: none,"
+        " level: mandatory}\n"
+        "accepted: {scs-0123-service-load-balancer: no Octavia yet}\n",
+    )
     out = io.StringIO()
     assert cli.main(["-i", str(local_inventory), "conformance"], out=out) == runner.EXIT_OK
     assert calls[0][0] == "conformance" and calls[0][1]["extravars"] == {"ciab_conformance_live": True}
