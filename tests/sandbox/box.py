@@ -24,8 +24,8 @@ VENVS = "/opt/ciab/openstack/2026.2"  # openstack_venv_root of the release
 CLIENT = f"{VENVS}/client/bin"
 # The cloud's units (systemctl patterns): their journal goes with a failed check; the long harness compares them.
 UNITS = ["ceph*", "ciab-ceph-osd-activate.service", "keystone", "glance", "placement", "barbican-api", "cinder-*",
-         "neutron-*", "nova-*", "horizon", "libvirtd", "ovn-*", "ovs-vswitchd", "ovsdb-server", "nginx", "mariadb",
-         "rabbitmq-server", "memcached"]  # fmt: skip
+         "neutron-*", "nova-*", "octavia-*", "horizon", "libvirtd", "ovn-*", "ovs-vswitchd", "ovsdb-server", "nginx",
+         "mariadb", "rabbitmq-server", "memcached"]  # fmt: skip
 OS_ADMIN = "openstack --os-cloud ciab-admin"
 OS_DEMO = "openstack --os-cloud ciab-demo"
 NETWORKS = yaml.safe_load((ROOT / "inventories" / "sandbox" / "group_vars" / "all.yml").read_text())[
