@@ -205,9 +205,10 @@ def test_mariadb_root_by_socket_only_and_each_service_to_its_own_database(host, 
 def test_secrets_are_generated_and_private(host):
     passwords = sorted(p.name for p in (SECRETS / "passwords").iterdir())
     assert passwords == [
-        *("admin", "cinder", "cinder-db", "cinder-rabbitmq", "demo"),
-        *("glance", "glance-db", "horizon-secret-key", "keystone-db", "neutron", "neutron-db", "neutron-rabbitmq"),
-        *("nova", "nova-db", "nova-rabbitmq", "placement", "placement-db"),
+        *("admin", "barbican", "barbican-db", "barbican-kek", "cinder", "cinder-db", "cinder-rabbitmq", "demo"),
+        *("demo-manager", "glance", "glance-db", "horizon-secret-key", "keystone-db", "neutron", "neutron-db"),
+        *("neutron-rabbitmq", "nova", "nova-db", "nova-rabbitmq", "octavia", "octavia-db", "placement"),
+        *("placement-db", "swift"),
     ]
     for path in [*(SECRETS / "passwords").iterdir(), SECRETS / "clouds.yaml", SECRETS / "pki" / "ca.key"]:
         assert path.stat().st_mode & 0o077 == 0, path

@@ -44,11 +44,22 @@ def test_summary_tells_where_everything_is(sandbox):
     [summary] = [e for e in events if e["event"] == "summary"]
     endpoints = summary["endpoints"]
     address = NETWORKS["management"]["subnet"].rsplit(".", 1)[0]
-    for kind in ("identity", "image", "placement", "block-storage", "network", "compute"):
+    for kind in (
+        "identity",
+        "image",
+        "placement",
+        "block-storage",
+        "network",
+        "compute",
+        "key-manager",
+        "object-store",
+        "object-store-s3",
+        "load-balancer",
+    ):
         assert endpoints[kind].startswith(f"https://{address}."), (kind, endpoints)
     assert summary["clouds"] == str(OPENSTACK_SECRETS / "clouds.yaml")
     assert summary["ca"] == str(OPENSTACK_SECRETS / "pki" / "ca.crt")
-    assert set(summary["clouds_names"]) == {"ciab-admin", "ciab-demo"}
+    assert set(summary["clouds_names"]) == {"ciab-admin", "ciab-demo", "ciab-demo-manager"}
     assert "sshuttle" in summary["reach"] and NETWORKS["provider"]["subnet"] in summary["reach"]
     assert [p["step"] for p in summary["phases"]] == STEPS
     assert summary["layers"] == ["base", "ceph", "openstack", "k3s"]
