@@ -96,6 +96,18 @@ def check_standard_flavors(flavors: list[dict[str, Any]], standard: dict[str, li
     return results
 
 
+# scs-0101: entropy (what the flavors allow; the guest's own checks need a booted guest)
+def check_flavor_rng(flavors: list[dict[str, Any]]) -> dict[str, str]:
+    """Every flavor lets its guests have a virtio RNG (extra spec hw_rng:allowed)."""
+    without = [f["name"] for f in flavors if str((f.get("extra_specs") or {}).get("hw_rng:allowed")).lower() != "true"]
+    return result(
+        "scs-0101-flavor-rng",
+        "flavors allow a virtio RNG (hw_rng:allowed)",
+        *verdict(without, len(flavors), "flavors"),
+        level="recommended",
+    )
+
+
 # scs-0102: image metadata
 _BUILD_DATE_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 _FREQUENCIES = {
@@ -348,13 +360,19 @@ SERVICES_V2 = ["compute", "identity", "image", "network", "load-balancer", "bloc
 _BLOCK_STORAGE = ("volume", "volumev3", "block-storage")
 
 
+def has_service(catalog_types: list[str], service: str) -> bool:
+    """Whether the catalog has the service; block storage under any of its three types."""
+    if service == "block-storage":
+        return bool(set(catalog_types) & set(_BLOCK_STORAGE))
+    return service in catalog_types
+
+
 def check_services(catalog_types: list[str]) -> list[dict[str, str]]:
     """The service types the standard makes mandatory are in the member's catalog (v1: v5.1 of the certificate;
     v2: the draft, which adds object-store-s3 and drops placement)."""
-    have = set(catalog_types)
     results = []
     for service in dict.fromkeys(SERVICES_V1 + SERVICES_V2):
-        present = bool(have & set(_BLOCK_STORAGE)) if service == "block-storage" else service in have
+        present = has_service(catalog_types, service)
         versions = (
             "v1, v2"
             if service in SERVICES_V1 and service in SERVICES_V2

@@ -274,20 +274,7 @@ def run(module, conn):
     prefix = f"ciab-conformance-{int(time.time())}"
     results = c.check_flavor_names(flavors) + c.check_standard_flavors(flavors, module.params["flavors"])
     results += [
-        c.result(
-            "scs-0101-flavor-rng",
-            "flavors allow a virtio RNG (hw_rng:allowed)",
-            *c.verdict(
-                [
-                    f["name"]
-                    for f in flavors
-                    if str((f.get("extra_specs") or {}).get("hw_rng:allowed")).lower() != "true"
-                ],
-                len(flavors),
-                "flavors",
-            ),
-            level="recommended",
-        ),
+        c.check_flavor_rng(flavors),
         c.result(
             "scs-0101-entropy-avail",
             "a guest has entropy (and passes rngtest)",
@@ -296,7 +283,8 @@ def run(module, conn):
         ),
     ]
     results += c.check_image_metadata(images) + c.check_standard_images(images, module.params["images"])
-    if "block-storage" in catalog or "volumev3" in catalog:
+    block_storage = c.has_service(catalog, "block-storage")
+    if block_storage:
         results += c.check_volume_types(_json(conn.block_storage.get("/types"), "volume_types"))
     else:
         results.append(c.result("scs-0114-syntax-check", "volume types", c.NOT_APPLICABLE, "no block storage"))
@@ -317,7 +305,7 @@ def run(module, conn):
             if live
             else c.result("scs-0116-permissions", "a member stores secrets", c.NOT_APPLICABLE, "live checks off")
         )
-    backups = "block-storage" in catalog and live
+    backups = block_storage and live
     results.append(
         c.result("scs-0117-test-backup", "a member backs a volume up and restores it", *backup_round_trip(conn, prefix))
         if backups
@@ -327,7 +315,8 @@ def run(module, conn):
     if module.params["manager_cloud"] and live:
         results += domain_manager(openstack.connect(cloud=module.params["manager_cloud"]), prefix)
     else:
-        results.append(c.result("scs-0302-own-domain", "domain manager", c.NOT_APPLICABLE, "no manager_cloud given"))
+        why = "live checks off" if module.params["manager_cloud"] else "no manager_cloud given"
+        results.append(c.result("scs-0302-own-domain", "domain manager", c.NOT_APPLICABLE, why))
     return results
 
 

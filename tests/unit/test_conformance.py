@@ -66,6 +66,15 @@ def test_flavor_names_with_no_scs_flavor_are_not_applicable():
     assert bad["scs-0100-syntax-check"]["status"] == c.NOT_MET
 
 
+def test_flavors_allow_a_virtio_rng():
+    assert c.check_flavor_rng(FLAVORS)["status"] == c.MET
+    plain = [*FLAVORS, {"name": "m1.small", "extra_specs": {}}]
+    assert c.check_flavor_rng(plain) == c.result(
+        "scs-0101-flavor-rng", "flavors allow a virtio RNG (hw_rng:allowed)", c.NOT_MET, "m1.small", "recommended"
+    )
+    assert c.check_flavor_rng([])["status"] == c.NOT_APPLICABLE
+
+
 def test_sandbox_images_meet_0102():
     results = by_id(c.check_image_metadata(IMAGES, now=NOW))
     assert all(r["status"] == c.MET for r in results.values() if r["level"] == "mandatory"), results
@@ -137,6 +146,8 @@ def test_services_and_s3():
     assert got["scs-0123-service-block-storage"]["status"] == c.MET
     assert got["scs-0123-service-load-balancer"]["status"] == c.NOT_MET
     assert got["scs-0123-service-object-store-s3"]["reason"] == "not in the member's catalog"
+    assert c.has_service(["volume"], "block-storage") and not c.has_service(["image"], "block-storage")
+    assert c.has_service(["key-manager"], "key-manager") and not c.has_service([], "key-manager")
     assert c.check_s3_answer(None, "")["status"] == c.NOT_APPLICABLE
     assert c.check_s3_answer(403, "<Code>InvalidAccessKeyId</Code>")["status"] == c.MET
     assert c.check_s3_answer(401, "Unauthorized")["status"] == c.NOT_MET
