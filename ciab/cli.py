@@ -295,14 +295,12 @@ def cmd_deploy(args: argparse.Namespace, progress: Progress) -> int:
 def cmd_verify(args: argparse.Namespace, progress: Progress) -> int:
     kwargs = _layers(args.limit)
     tempest = getattr(args, "tempest", None)
-    summaries = _tempest_files(args.inventory) if tempest else []
+    summaries = _cleared(_host_files(args.inventory, "tempest")) if tempest else []
     if tempest:
         kwargs["extravars"] = {**kwargs.get("extravars", {}), "ciab_verify_tempest": tempest}
     if getattr(args, "no_smoke", False):
         kwargs = _without_smoke(kwargs)
-    conformance = _host_files(args.inventory, "conformance")
-    for path in [*summaries, *conformance]:  # no summary of an earlier run is taken for this one
-        path.unlink(missing_ok=True)
+    conformance = _cleared(_host_files(args.inventory, "conformance"))
     code = _run_steps(progress, [("verify", _play(args, progress, "verify", **kwargs))])
     if tempest:
         _tempest_summary(progress, summaries)
@@ -312,9 +310,7 @@ def cmd_verify(args: argparse.Namespace, progress: Progress) -> int:
 
 def cmd_conformance(args: argparse.Namespace, progress: Progress) -> int:
     """The SCS-compatible IaaS standards, checked as the demo member; one line per requirement."""
-    files = _host_files(args.inventory, "conformance")
-    for path in files:
-        path.unlink(missing_ok=True)
+    files = _cleared(_host_files(args.inventory, "conformance"))
     extravars = {"ciab_conformance_live": not args.read_only}
     code = _run_steps(progress, [("conformance", _play(args, progress, "conformance", extravars=extravars))])
     _conformance_summary(progress, files)
@@ -322,13 +318,21 @@ def cmd_conformance(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def _host_files(inventory: str, kind: str) -> list[Path]:
-    """What a playbook wrote per host into .cache/<kind>/ on the controller (tempest, conformance); none for an
+    """What a playbook wrote per host into .cache/<kind>/ on the controller (ciab.box.tempest's summary,
+    the conformance results; they run on the first OpenStack controller); none for an
     inventory that does not parse (the run that needs it says why)."""
     try:
         hosts = runner.inventory_hosts(runner.inventory_path(inventory))
     except runner.CiabError:
         return []
     return [runner.ROOT / ".cache" / kind / f"{host}.yml" for host in sorted(hosts)]
+
+
+def _cleared(files: list[Path]) -> list[Path]:
+    """The files, with what an earlier run left there removed: no result of an earlier run is taken for this one."""
+    for path in files:
+        path.unlink(missing_ok=True)
+    return files
 
 
 def _conformance_summary(progress: Progress, files: list[Path], quiet: bool = False) -> None:
@@ -353,11 +357,6 @@ def _conformance_summary(progress: Progress, files: list[Path], quiet: bool = Fa
         for r in results
     ]
     progress.out.write("\n".join(lines) + "\n")
-
-
-def _tempest_files(inventory: str) -> list[Path]:
-    """The summaries ciab.box.tempest writes, one per host it ran on (the first OpenStack controller)."""
-    return _host_files(inventory, "tempest")
 
 
 def _tempest_summary(progress: Progress, summaries: list[Path]) -> None:
@@ -448,9 +447,7 @@ def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
         ("deploy", _play(args, progress, "site", **_layers(limit))),
         ("verify", verify),
     ]
-    conformance = _host_files(SANDBOX, "conformance")
-    for path in conformance:
-        path.unlink(missing_ok=True)
+    conformance = _cleared(_host_files(SANDBOX, "conformance"))
     code = _run_steps(progress, steps)
     _conformance_summary(progress, conformance, quiet=True)
     if code == runner.EXIT_OK:
