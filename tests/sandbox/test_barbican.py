@@ -2,10 +2,10 @@
 database, and an encrypted volume (type ceph-luks) gets its key from Barbican and is LUKS on the RBD pool."""
 
 import json
-import time
 import uuid
 
 from box import OS_ADMIN, OS_DEMO
+from waiting import wait_for
 
 KEK = "/etc/barbican/barbican.conf.d/kek.conf"
 
@@ -43,11 +43,14 @@ def test_an_encrypted_volume_has_its_key_in_barbican_and_is_luks_on_ceph(host):
     name = f"test-luks-{uuid.uuid4().hex[:8]}"
     volume = json.loads(host.check_output(f"{OS_DEMO} volume create -f json --type ceph-luks --size 1 {name}"))
     try:
-        for _ in range(60):
-            shown = json.loads(host.check_output(f"{OS_ADMIN} volume show -f json {volume['id']}"))
-            if shown["status"] in ("available", "error"):
-                break
-            time.sleep(2)
+        shown = json.loads(
+            wait_for(
+                host,
+                f"{OS_ADMIN} volume show -f json {volume['id']}",
+                lambda out: json.loads(out)["status"] in ("available", "error"),
+                timeout=120,
+            )
+        )
         assert shown["status"] == "available" and shown["encrypted"] is True, shown
         # the volume's key is a secret of the member's project in Barbican
         keys = json.loads(host.check_output(f"{OS_DEMO} secret list -f json"))
@@ -69,25 +72,15 @@ def test_an_encrypted_volume_attaches_decrypted_by_qemu(host):
     boot = "--image ciab-guest --flavor SCS-1L-1-5 --network demo-net --wait"
     server = host.check_output(f"{OS_DEMO} server create -f value -c id {boot} {name}")
     try:
-        _wait(host, f"{OS_DEMO} volume show -f value -c status {volume}", "available")
+        wait_for(host, f"{OS_DEMO} volume show -f value -c status {volume}", lambda out: out.strip() == "available")
         host.check_output(f"{OS_DEMO} server add volume {server} {volume}")
-        _wait(host, f"{OS_DEMO} volume show -f value -c status {volume}", "in-use")
+        wait_for(host, f"{OS_DEMO} volume show -f value -c status {volume}", lambda out: out.strip() == "in-use")
         domain = host.check_output(f"{OS_ADMIN} server show -f value -c OS-EXT-SRV-ATTR:instance_name {server}")
         xml = host.check_output(f"virsh dumpxml {domain}")
         assert "<encryption format='luks' engine='qemu'>" in xml
         # the guest prints its disks every 5 s: the attached one appears as vdb
-        _wait(host, f"{OS_DEMO} console log show {server} | grep -c 'disks vda vdb' || true", lambda out: out != "0")
+        wait_for(host, f"{OS_DEMO} console log show {server}", lambda out: "disks vda vdb" in out)
     finally:
         host.run(f"{OS_DEMO} server delete --wait {server}")
-        _wait(host, f"{OS_DEMO} volume show -f value -c status {volume}", "available")
+        wait_for(host, f"{OS_DEMO} volume show -f value -c status {volume}", lambda out: out.strip() == "available")
         host.check_output(f"{OS_DEMO} volume delete {volume}")
-
-
-def _wait(host, command, wanted, timeout=180):
-    deadline = time.monotonic() + timeout
-    while True:
-        out = host.check_output(command)
-        if (wanted(out) if callable(wanted) else out == wanted) or time.monotonic() > deadline:
-            assert wanted(out) if callable(wanted) else out == wanted, out
-            return out
-        time.sleep(3)
