@@ -41,15 +41,16 @@ def test_chassis_registered_with_the_detected_datapath(host):
     assert BOX in host.check_output("ovn-sbctl --bare --columns name list Chassis").split()
 
 
-def test_ovn_databases_listen_on_the_internal_address_only(host):
-    address = host.check_output("ovs-vsctl get open . external_ids:ovn-encap-ip").strip('"')
+def test_ovn_databases_listen_on_loopback_only(host):
+    """One node: the chassis and Neutron reach OVN's databases on loopback, nothing outside the box can."""
     # One listener each; ovn-sbctl prints its role first ('read-write role="" ptcp:...').
-    assert host.check_output("ovn-nbctl get-connection").split()[-1:] == [f"ptcp:6641:{address}"]
+    assert host.check_output("ovn-nbctl get-connection").split()[-1:] == ["ptcp:6641:127.0.0.1"]
     sb_connection = host.check_output("ovn-sbctl get-connection").splitlines()
-    assert sb_connection == [f'read-write role="" ptcp:6642:{address}']
+    assert sb_connection == ['read-write role="" ptcp:6642:127.0.0.1']
+    assert host.check_output("ovs-vsctl get open . external_ids:ovn-remote").strip('"') == "tcp:127.0.0.1:6642"
     for port in (6641, 6642):
         listeners = host.check_output(f"ss -Htln 'sport = :{port}'").splitlines()
-        assert [line.split()[3] for line in listeners] == [f"{address}:{port}"], listeners
+        assert [line.split()[3] for line in listeners] == [f"127.0.0.1:{port}"], listeners
 
 
 def test_network_api_lists_extensions(host):

@@ -3,13 +3,18 @@
 The boot of a server with an attached volume is the smoke test of playbooks/verify.yml (test_verify_playbook.py).
 """
 
+import base64
 import json
+import os
 import shlex
+import socket
+import ssl
 import time
+import urllib.parse
 import uuid
 
 import pytest
-from box import BOX, CLIENT, OS_DEMO
+from box import BOX, CLIENT, OPENSTACK_SECRETS, OS_DEMO
 from units import running_unit_user
 
 OS = "openstack --os-cloud ciab-admin"
@@ -90,14 +95,44 @@ def test_units_run_as_nova_and_are_enabled(host, unit):
     assert running_unit_user(host, unit) == "nova"
 
 
+def console_speaks_rfb(host, server_id):
+    """The server's console URL is the TLS front end (6080); through it, a websocket with the URL's token reaches
+    the guest's VNC server: its first frame is the RFB greeting."""
+    url = json.loads(host.check_output(f"{OS_DEMO} console url show --novnc -f json {server_id}"))["url"]
+    where = urllib.parse.urlsplit(url)
+    assert where.scheme == "https" and where.port == 6080, url
+    token = urllib.parse.parse_qs(urllib.parse.parse_qs(where.query)["path"][0].lstrip("?"))["token"][0]
+    context = ssl.create_default_context(cafile=str(OPENSTACK_SECRETS / "pki" / "ca.crt"))
+    key = base64.b64encode(os.urandom(16)).decode()
+    with (
+        socket.create_connection((where.hostname, where.port), timeout=30) as raw,
+        context.wrap_socket(raw, server_hostname=where.hostname) as tls,
+    ):
+        tls.sendall(
+            f"GET /?token={token} HTTP/1.1\r\nHost: {where.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Protocol: binary\r\nOrigin: https://{where.netloc}\r\n\r\n".encode()
+        )
+        answer = b""
+        while b"RFB " not in answer and len(answer) < 4096:
+            chunk = tls.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 101"), answer[:300]
+    return b"RFB 003." in answer
+
+
 def test_server_snapshot_boots_again(host):
-    """A snapshot of a server is an RBD clone of its disk in the images pool (Nova's direct snapshot: nova's Ceph key
-    may write there), not a copy of the whole disk through Glance; it is an image that boots a second server."""
+    """Its console answers through the TLS console proxy. A snapshot of a server is an RBD clone of its disk in the
+    images pool (Nova's direct snapshot: nova's Ceph key may write there), not a copy of the whole disk through Glance;
+    it is an image that boots a second server."""
     name = f"ciab-test-snap-{uuid.uuid4().hex[:6]}"
     boot = f"{OS_DEMO} server create --flavor SCS-1L-1-5 --network demo-net --wait -f json"
     server_id = snap_server_id = image_id = None
     try:
         server_id = json.loads(host.check_output(f"{boot} --image ciab-guest {name}"))["id"]
+        assert console_speaks_rfb(host, server_id)
         snapshot = host.check_output(f"{OS_DEMO} server image create --wait -f json --name {name} {server_id}")
         image_id = json.loads(snapshot)["id"]
         image = json.loads(host.check_output(f"{OS_DEMO} image show -f json {image_id}"))

@@ -178,12 +178,19 @@ def test_services_restart_cleanly(host):
 
 
 # -- infrastructure ----------------------------------------------------------------------------------
-def test_infrastructure_listens_on_the_internal_address_only(host, address):
+def test_backends_on_loopback_and_the_apis_on_the_internal_address(host, address):
+    """One node: MariaDB, RabbitMQ (and epmd, its distribution port), memcached, OVN's databases and the console
+    proxy behind its TLS front end listen on loopback only; the APIs and their front ends on the internal address."""
     listening = host.check_output("ss -Hltn").split("\n")
     local = {line.split()[3] for line in listening if line.strip()}
-    for port in (3306, 5672, 11211, 6080, 6641, 6642, *(port for port, _user in APIS.values())):
-        bound = {addr for addr in local if addr.rsplit(":", 1)[1] == str(port)}
-        assert bound == {f"{address}:{port}"}, (port, bound)
+
+    def bound(port):
+        return {addr for addr in local if addr.rsplit(":", 1)[1] == str(port)}
+
+    for port in (3306, 5672, 4369, 25672, 11211, 6641, 6642, 6081):
+        assert bound(port) == {f"127.0.0.1:{port}"}, (port, bound(port))
+    for port in (6080, *(port for port, _user in APIS.values())):
+        assert bound(port) == {f"{address}:{port}"}, (port, bound(port))
 
 
 def test_rabbitmq_answers_without_guest(host):
@@ -193,9 +200,9 @@ def test_rabbitmq_answers_without_guest(host):
     assert "openstack" in host.check_output("rabbitmqctl -q list_vhosts name").split()
 
 
-def test_mariadb_root_by_socket_only_and_each_service_to_its_own_database(host, address):
+def test_mariadb_root_by_socket_only_and_each_service_to_its_own_database(host):
     password = (SECRETS / "passwords" / "keystone-db").read_text().strip()
-    sql = f"mariadb --host {address} --user keystone --password={password}"
+    sql = f"mariadb --host 127.0.0.1 --user keystone --password={password}"
     assert host.check_output(f"{sql} --batch -N -e 'SELECT 1' keystone") == "1"
     assert host.run(f"{sql} -e 'SELECT 1' glance").rc != 0  # no access to another service's database
     assert host.run(f"mariadb --host {address} --user root -e 'SELECT 1'").rc != 0  # root: unix socket only

@@ -1,6 +1,7 @@
 """Verify ciab.box.base on a converged node: services answer and settings are live, not just written."""
 
 import json
+import time
 
 
 def test_chronyd_answers(host):
@@ -53,3 +54,35 @@ def test_hostname_resolves_to_the_planned_management_address(host):
 def test_required_packages(host):
     for pkg in ("chrony", "curl", "gnupg", "python3-apt"):
         assert host.package(pkg).is_installed, pkg
+
+
+def test_firewall_filters_the_planned_management_nic_with_ssh_open(host):
+    chain = host.check_output("nft list chain inet ciab input")
+    assert 'iifname != "eth1" accept' in chain, chain  # the plan's management NIC, not eth0 (the default route's)
+    assert "22" in host.check_output("nft list set inet ciab public_tcp").replace(",", " ").split()
+    assert host.service("ciab-firewall").is_enabled
+    # Docker's resolver (its own NAT table in the container) still answers a name only it knows
+    assert host.run("getent hosts ciab-base.ciab-base-mgmt").rc == 0
+
+
+def _public(host):
+    return host.check_output("nft list set inet ciab public_tcp").replace(",", " ").split()
+
+
+def test_firewall_rolls_back_what_is_not_confirmed_and_keeps_what_is(host):
+    layer = "/etc/ciab/firewall/layers/zz-test.nft"
+    host.check_output(f"echo 'add element inet ciab public_tcp {{ 4444 }}' > {layer}")
+    try:
+        assert host.check_output("ciab-firewall apply 3") == "applied"
+        assert "4444" in _public(host)
+        time.sleep(8)  # nobody confirmed: the node's timer puts the previous table back
+        assert "4444" not in _public(host) and "22" in _public(host)
+        assert "not confirmed" in host.check_output("journalctl -t ciab-firewall --no-pager -n 3")
+        assert host.check_output("ciab-firewall apply 3") == "applied"
+        host.check_output("ciab-firewall confirm")
+        time.sleep(5)
+        assert "4444" in _public(host)  # confirmed: no rollback
+        assert host.check_output("ciab-firewall apply 3") == "unchanged"
+    finally:
+        host.run(f"rm -f {layer} && ciab-firewall apply 30 && ciab-firewall confirm")
+    assert "4444" not in _public(host)

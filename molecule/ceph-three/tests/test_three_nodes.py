@@ -111,3 +111,14 @@ def test_every_gateway_serves_the_s3_user(node):
     creds = {**yaml.safe_load((SECRETS / "s3-ciab.yml").read_text()), "endpoint": f"http://{NODES[node]}:7480"}
     put, got = s3_roundtrip(creds, f"verify-{node}-{uuid.uuid4().hex[:6]}", 64 * 1024)
     assert got == put
+
+
+def test_the_firewall_lets_exactly_the_nodes_reach_cephs_daemons(host):
+    """The cluster above formed with the host firewall on: every node's table lets the three nodes (and only
+    them) reach the monitors, OSDs and managers; the object gateway is open to everyone."""
+    nodes = host.check_output("nft list set inet ciab nodes4")
+    assert all(address in nodes for address in NODES.values()), nodes
+    assert "3300" in host.check_output("nft list set inet ciab nodes_tcp")
+    assert "6800-7568" in host.check_output("nft list set inet ciab nodes_tcp")
+    assert "7480" in host.check_output("nft list set inet ciab public_tcp")
+    assert "counter packets" in host.check_output("nft list chain inet ciab input")
