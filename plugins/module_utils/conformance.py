@@ -108,6 +108,44 @@ def check_flavor_rng(flavors: list[dict[str, Any]]) -> dict[str, str]:
     )
 
 
+_REPORT = re.compile(r"ciab-guest: (entropy_avail|rng_available|rngtest)\b ?(.*)")
+
+
+def check_guest_entropy(console: str | None, why: str = "") -> list[dict[str, str]]:
+    """The standard's sample-VM tests, from the console of a booted guest that reports them (the box's guest prints
+    ``ciab-guest: entropy_avail N``, ``rng_available ...`` and ``rngtest successes N failures N``): entropy_avail
+    is 256 (pinned since kernel 5.18), and rngtest counts at most 5 FIPS 140-2 failures in 1000 blocks of
+    /dev/random (3 for the strict variant). console None: no guest was booted, ``why`` says why."""
+    avail_text = "a sample guest's entropy_avail is 256"
+    fips_text = "a sample guest's /dev/random passes rngtest (FIPS 140-2, at most 5 failures in 1000 blocks)"
+    if console is None:
+        return [
+            result("scs-0101-entropy-avail", avail_text, NOT_APPLICABLE, why),
+            result("scs-0101-fips-test", fips_text, NOT_APPLICABLE, why),
+        ]
+    report = {m.group(1): m.group(2).strip() for m in map(_REPORT.search, console.splitlines()) if m}
+    rngs = report.get("rng_available") or "none"
+    if "entropy_avail" not in report:
+        avail = result("scs-0101-entropy-avail", avail_text, NOT_MET, f"the guest did not report it ({why})")
+    else:
+        value = report["entropy_avail"]
+        avail = result(
+            "scs-0101-entropy-avail", avail_text, MET if value == "256" else NOT_MET,
+            f"{value} (hardware RNGs in the guest: {rngs})",
+        )  # fmt: skip
+    counts = dict(re.findall(r"(successes|failures) (\d+)", report.get("rngtest", "")))
+    if "failures" not in counts:
+        fips = result("scs-0101-fips-test", fips_text, NOT_MET, f"rngtest gave no count ({why or 'no output'})")
+    else:
+        failures = int(counts["failures"])
+        strict = "strict test passed" if failures <= 3 else "strict test (at most 3) failed"
+        fips = result(
+            "scs-0101-fips-test", fips_text, MET if failures <= 5 else NOT_MET,
+            f"{failures} failures, {counts.get('successes', '?')} successes; {strict}",
+        )  # fmt: skip
+    return [avail, fips]
+
+
 # scs-0102: image metadata
 _BUILD_DATE_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 _FREQUENCIES = {

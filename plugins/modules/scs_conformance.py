@@ -13,8 +13,9 @@ description:
   - Reads, as the member user of O(cloud), what the standards of the SCS-compatible IaaS certificate look at
     (flavors, public images, volume types, default security group rules, the service catalog) and judges it with
     the checks of plugins/module_utils/conformance.py, written from the standards' text.
-  - With O(live), also exercises what the standards make mandatory, a volume backed up and restored (scs-0117), a
-    secret stored, listed and deleted (scs-0116), the object store's S3 answer (scs-0123), and with
+  - With O(live), also exercises what the standards make mandatory, a sample guest's entropy (scs-0101, read from
+    its console), a volume backed up and restored (scs-0117), a secret stored, listed and deleted (scs-0116), the
+    object store's S3 answer (scs-0123), and with
     O(manager_cloud) the domain manager persona (scs-0302) both ways. Everything it makes is deleted again.
   - Returns one result per requirement, C(met), C(not met) or C(not applicable) with the reason; a requirement with
     nothing to check is C(not applicable), never C(met). Never fails because a requirement is not met.
@@ -44,9 +45,25 @@ options:
     elements: dict
     required: true
   live:
-    description: Also make (and delete) a volume, its backup, a secret and the domain manager's test objects.
+    description:
+      - Also make (and delete) a volume, its backup, a secret, the domain manager's test objects and a server of
+        O(sample_image) for the entropy tests (scs-0101).
     type: bool
     default: true
+  sample_image:
+    description:
+      - The public image of the entropy tests' sample guest. It must print C(ciab-guest: entropy_avail N) and
+        C(ciab-guest: rngtest successes N failures N) to its console, as the box's guest does.
+    type: str
+    default: ciab-guest
+  sample_flavor:
+    description: The flavor of the sample guest (one that allows the virtio RNG).
+    type: str
+    default: SCS-1L-1-5
+  sample_timeout:
+    description: Seconds to wait, once the server is active, for its report on the console.
+    type: int
+    default: 300
 attributes:
   check_mode:
     support: none
@@ -107,6 +124,9 @@ ARGUMENT_SPEC = {
     },
     "images": {"type": "list", "elements": "dict", "required": True},
     "live": {"type": "bool", "default": True},
+    "sample_image": {"type": "str", "default": "ciab-guest"},
+    "sample_flavor": {"type": "str", "default": "SCS-1L-1-5"},
+    "sample_timeout": {"type": "int", "default": 300},
 }
 
 
@@ -164,6 +184,33 @@ def _deletable(bs, ident):
     """None when the volume is gone or may be deleted (available, error), else the volume."""
     volume = bs.find_volume(ident)
     return None if volume is None or volume.status in ("available", "error") else volume
+
+
+def sample_guest(conn, prefix, params):
+    """scs-0101: a server of the sample image (a guest that prints its entropy report to the console) on the sample
+    flavor, without a network, booted as the member; its console is read until the report is complete."""
+    image = conn.image.find_image(params["sample_image"])
+    flavor = conn.compute.find_flavor(params["sample_flavor"])
+    if image is None or flavor is None:
+        missing = params["sample_image"] if image is None else params["sample_flavor"]
+        return c.check_guest_entropy(None, f"no sample guest: {missing} is not visible to the member")
+    server = conn.compute.create_server(
+        name=f"{prefix}-entropy", image_id=image.id, flavor_id=flavor.id, networks="none"
+    )
+    console, why = "", ""
+    try:
+        _wait(lambda: conn.compute.get_server(server.id), "ACTIVE", f"server {server.id}")
+        deadline = time.monotonic() + params["sample_timeout"]
+        while "ciab-guest: rngtest" not in console:
+            if time.monotonic() > deadline:
+                why = f"server {server.id}: no complete report on its console in {params['sample_timeout']} s"
+                break
+            time.sleep(3)
+            console = conn.compute.get_server_console_output(server.id).get("output") or ""
+        return c.check_guest_entropy(console, why or f"server {server.id} of {image.name} on {flavor.name}")
+    finally:
+        with contextlib.suppress(Exception):  # best effort: the result is decided
+            conn.compute.delete_server(server.id, ignore_missing=True)
 
 
 def secret_round_trip(conn, prefix):
@@ -273,15 +320,12 @@ def run(module, conn):
             images += _json(conn.image.get(f"/images?visibility={visibility}&os_hidden={hidden}&limit=1000"), "images")
     prefix = f"ciab-conformance-{int(time.time())}"
     results = c.check_flavor_names(flavors) + c.check_standard_flavors(flavors, module.params["flavors"])
-    results += [
-        c.check_flavor_rng(flavors),
-        c.result(
-            "scs-0101-entropy-avail",
-            "a guest has entropy (and passes rngtest)",
-            c.NOT_APPLICABLE,
-            "needs a booted guest with rng-tools (the standard's test installs them from the internet): not run here",
-        ),
-    ]
+    results.append(c.check_flavor_rng(flavors))
+    results += (
+        sample_guest(conn, prefix, module.params)
+        if module.params["live"]
+        else c.check_guest_entropy(None, "live checks off")
+    )
     results += c.check_image_metadata(images) + c.check_standard_images(images, module.params["images"])
     block_storage = c.has_service(catalog, "block-storage")
     if block_storage:

@@ -48,6 +48,13 @@ def test_backup_round_trip_and_domain_manager_both_ways(up_results):
     assert up_results["scs-0115-default-rules"]["status"] == "met"
 
 
+def test_a_sample_guest_has_entropy_and_passes_rngtest(up_results):
+    """scs-0101's sample-VM tests: the box's guest, booted by the member, read from its console."""
+    avail, fips = up_results["scs-0101-entropy-avail"], up_results["scs-0101-fips-test"]
+    assert avail["status"] == "met" and avail["reason"].startswith("256 (hardware RNGs in the guest: virtio_rng"), avail
+    assert fips["status"] == "met" and " failures, " in fips["reason"], fips
+
+
 def test_what_the_box_lacks_is_reported_not_met(up_results):
     """No vacuous pass: the Ubuntu image is not there (accepted, with the reason) and nothing of it is checked."""
     rid = "scs-0104-image-ubuntu-24-04"
@@ -61,8 +68,10 @@ def test_conformance_command_read_only_leaves_nothing(host):
     got = _by_id(events)
     assert code == 0
     assert got["scs-0117-test-backup"]["status"] == "not applicable"
+    assert got["scs-0101-entropy-avail"]["status"] == "not applicable"
     assert got["scs-0103-flavor-1v-4"]["status"] == "met"
     assert host.check_output(f"{OS_ADMIN} volume list --all-projects -f value -c ID") == volumes
     # the live run of `sandbox up` left no test objects behind either
     assert "ciab-conformance" not in host.check_output(f"{OS_ADMIN} project list -f value -c Name")
     assert "ciab-conformance" not in host.check_output(f"{OS_ADMIN} volume backup list --all-projects -f value -c Name")
+    assert "ciab-conformance" not in host.check_output(f"{OS_ADMIN} server list --all-projects -f value -c Name")

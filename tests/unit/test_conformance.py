@@ -75,6 +75,44 @@ def test_flavors_allow_a_virtio_rng():
     assert c.check_flavor_rng([])["status"] == c.NOT_APPLICABLE
 
 
+CONSOLE = (FIXTURES / "sandbox-guest-console.txt").read_text()
+
+
+def test_sandbox_guest_meets_0101_entropy_and_fips():
+    got = by_id(c.check_guest_entropy(CONSOLE, "server e3"))
+    assert got["scs-0101-entropy-avail"]["status"] == c.MET
+    assert got["scs-0101-entropy-avail"]["reason"] == "256 (hardware RNGs in the guest: virtio_rng.0 none)"
+    assert got["scs-0101-fips-test"]["status"] == c.MET
+    assert got["scs-0101-fips-test"]["reason"] == "1 failures, 999 successes; strict test passed"
+    assert {r["level"] for r in got.values()} == {"mandatory"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "avail", "fips", "why"),
+    [
+        ({"entropy_avail 256": "entropy_avail 17"}, c.NOT_MET, c.MET, "17 (hardware"),
+        ({"failures 1": "failures 4"}, c.MET, c.MET, "4 failures, 999 successes; strict test (at most 3) failed"),
+        ({"failures 1": "failures 6"}, c.MET, c.NOT_MET, "6 failures"),
+        # rngtest could not run (a guest without it): the line is there, the counts are not
+        ({"successes 999 failures 1": ""}, c.MET, c.NOT_MET, "rngtest gave no count"),
+        # a guest that reports nothing (another image): nothing is "met"
+        ({"ciab-guest: ": "other: "}, c.NOT_MET, c.NOT_MET, "the guest did not report it"),
+    ],
+)
+def test_guest_entropy_that_is_wrong_or_missing_is_not_met(changes, avail, fips, why):
+    console = CONSOLE
+    for old, new in changes.items():
+        console = console.replace(old, new)
+    got = by_id(c.check_guest_entropy(console, "server e3"))
+    assert (got["scs-0101-entropy-avail"]["status"], got["scs-0101-fips-test"]["status"]) == (avail, fips)
+    assert any(why in r["reason"] for r in got.values()), got
+
+
+def test_guest_entropy_without_a_guest_is_not_applicable():
+    got = c.check_guest_entropy(None, "live checks off")
+    assert {(r["status"], r["reason"]) for r in got} == {(c.NOT_APPLICABLE, "live checks off")}
+
+
 def test_sandbox_images_meet_0102():
     results = by_id(c.check_image_metadata(IMAGES, now=NOW))
     assert all(r["status"] == c.MET for r in results.values() if r["level"] == "mandatory"), results
