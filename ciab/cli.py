@@ -400,9 +400,11 @@ def cmd_destroy(args: argparse.Namespace, progress: Progress) -> int:
             ),
         )
         return runner.EXIT_REFUSED
-    if _is_sandbox(inventory):
-        return _sandbox(args, progress, "down")
-    return _run_steps(progress, [("destroy", _play(args, progress, "destroy", limit=args.confirm))])
+    # The sandbox too: its cloud is removed, the container stays (`ciab sandbox down` removes that).
+    code = _run_steps(progress, [("destroy", _play(args, progress, "destroy", limit=args.confirm))])
+    if code == runner.EXIT_OK:
+        _state_file(args.inventory).unlink(missing_ok=True)  # nothing is deployed any more
+    return code
 
 
 def _is_sandbox(inventory: Path) -> bool:

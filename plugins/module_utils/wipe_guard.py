@@ -157,6 +157,74 @@ def check_device(
     return decision
 
 
+def zap_decision(
+    device: str,
+    plan: Sequence[Mapping[str, Any]],
+    cluster_fsid: str,
+    *,
+    cluster_osds: Sequence[str],
+    root: str | Root = "/",
+    runner: Runner | None = None,
+    probe: BlockProbe | None = None,
+) -> dict[str, Any]:
+    """Destroy's look at a planned device: what :func:`check_device` decides, and ``zap`` the path to wipe when the
+    device holds an OSD of this cluster's map (finished or not) and nothing holds it open; an empty list for a
+    blank device. Anything else (another cluster's OSD, other data, a device in use) raises :class:`GuardError`:
+    destroy keeps it and says why."""
+    src = as_root(root)
+    probe = probe or default_probe(src.root)
+    if not cluster_osds:
+        raise GuardError(f"{device}: the cluster's OSD map lists no OSD, so nothing on it is provably an OSD of it")
+    try:
+        decision = check_device(
+            device, plan, cluster_fsid, cluster_osds=cluster_osds, root=src, runner=runner, probe=probe
+        )
+    except GuardError as exc:
+        raise GuardError(f"left as it is, not provably an OSD of this cluster: {exc}", exc.rc, exc.stderr) from exc
+    decision["zap"] = []
+    if decision["action"] == "adopt" or decision["purge_osd"] is not None:
+        busy = [] if probe is None else exclusive_findings(probe, decision["device"], decision["device"][5:])
+        if busy:
+            raise GuardError(
+                f"{decision['device']} {busy[0]['text']}; nothing was wiped. Stop its OSD "
+                f"(osd.{decision['osd']['osd_id']}) first."
+            )
+        decision["zap"] = [decision["device"]]
+    elif decision["action"] == "wipe_then_prepare":
+        raise GuardError(
+            f"{decision['device']} holds {'; '.join(decision['found'])}, which is not this cluster's; destroy "
+            "leaves it as it is"
+        )
+    return decision
+
+
+def zap(decision: Mapping[str, Any], runner: Runner) -> list[str]:
+    """Wipe what :func:`zap_decision` chose: its signatures (the BlueStore label), then discard the whole device
+    (instant on NVMe and loop files; the blocks read back as zeros, so the next deploy's guard finds it blank) or,
+    where the device cannot discard, zero its first 10 MiB like ``ceph-volume lvm zap``. The partition table of a
+    disk with a planned partition stays. Returns the commands run."""
+    if not decision.get("zap"):
+        raise GuardError(f"refusing to zap {decision.get('device')}: it is not an OSD of this cluster")
+    done = []
+    for path in decision["zap"]:
+        zero = ["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={WIPE_BYTES // MIB}", "oflag=direct"]
+        for step in (["wipefs", "--all", "--force", path], ["blkdiscard", "--force", path]):
+            argv, result = step, runner.run(step)
+            if result.rc != 0 and step[0] == "blkdiscard":
+                argv = [*zero, "conv=fsync", "status=none"]
+                result = runner.run(argv)
+            if result.rc != 0:
+                raise GuardError(
+                    f"zapping {path} failed at '{' '.join(argv)}' (rc={result.rc}); its OSD is stopped and it may "
+                    "be partly wiped",
+                    rc=result.rc,
+                    stderr=result.stderr,
+                )
+            done.append(" ".join(argv))
+    runner.run(["udevadm", "settle", "--timeout=10"])
+    return done
+
+
 def orphan_osds(osds: Sequence[Mapping[str, Any]], labelled: Sequence[str]) -> list[dict[str, Any]]:
     """The OSD ids interrupted prepares left in the cluster's map, to purge before preparing again.
 

@@ -69,6 +69,16 @@ options:
     type: list
     elements: str
     default: []
+  zap:
+    description:
+      - Destroy (C(ciab destroy)) instead of prepare. The device is wiped only when it holds an OSD of
+        O(cluster_fsid) that O(cluster_osds) lists (finished or interrupted), and nothing holds it open (its OSD is
+        stopped); its signatures are wiped and the whole device discarded (or its first 10 MiB zeroed where it
+        cannot discard). A blank device is left as it is (RV(zap) empty). Anything else, another cluster's OSD,
+        other data, a device in use or not found, is never wiped; RV(action) is then C(keep) and RV(kept) says why.
+        O(allow_wipe) plays no part.
+    type: bool
+    default: false
   root:
     description:
       - Directory that holds the C(sys), C(proc), C(run/udev) and C(dev) trees to read. With anything but C(/)
@@ -125,10 +135,10 @@ size_bytes:
   returned: success
   type: int
 action:
-  description: What to do with the device.
+  description: What to do with the device (C(keep) only with O(zap), when it is left as it is; RV(kept) says why).
   returned: success
   type: str
-  choices: [prepare, wipe_then_prepare, adopt, create_partition]
+  choices: [prepare, wipe_then_prepare, adopt, create_partition, keep]
 identity:
   description: The identity that was checked against the plan.
   returned: success
@@ -186,6 +196,20 @@ partition:
     C(end_sector) in logical sectors, C(typecode)); null otherwise.
   returned: success
   type: dict
+zap:
+  description: With O(zap), the path that holds this cluster's OSD and is (or in check mode would be) wiped.
+  returned: with O(zap), unless the device is kept
+  type: list
+  elements: str
+zapped:
+  description: With O(zap), the commands run to wipe it; empty when nothing was wiped.
+  returned: with O(zap)
+  type: list
+  elements: str
+kept:
+  description: With O(zap), why the device is left as it is (not an OSD of this cluster, in use, not found).
+  returned: with O(zap)
+  type: str
 notes:
   description: Things worth knowing that did not stop the guard (a kernel name that moved since the plan).
   returned: success
@@ -194,7 +218,14 @@ notes:
 """
 
 from ansible_collections.ciab.box.plugins.module_utils.discovery_module import start
-from ansible_collections.ciab.box.plugins.module_utils.wipe_guard import GuardError, check_device, check_wiped, wipe
+from ansible_collections.ciab.box.plugins.module_utils.wipe_guard import (
+    GuardError,
+    check_device,
+    check_wiped,
+    wipe,
+    zap,
+    zap_decision,
+)
 
 ARGUMENT_SPEC = {
     "device": {"type": "str", "required": True},
@@ -203,7 +234,30 @@ ARGUMENT_SPEC = {
     "cluster_osds": {"type": "list", "elements": "str"},
     "allow_wipe": {"type": "list", "elements": "str", "default": []},
     "root": {"type": "path", "default": "/"},
+    "zap": {"type": "bool", "default": False},
 }
+
+
+def destroy(module, params, kwargs) -> None:
+    """zap=true: wipe the device only if it holds an OSD of this cluster's map and nothing holds it open."""
+    try:
+        decision = zap_decision(
+            params["device"],
+            params["plan"],
+            params["cluster_fsid"],
+            cluster_osds=params["cluster_osds"] or [],
+            root=kwargs["root"],
+            runner=kwargs["runner"],
+        )
+    except GuardError as exc:
+        module.exit_json(changed=False, action="keep", zapped=[], kept=str(exc), device=params["device"])
+    zapped = []
+    if decision["zap"] and not module.check_mode and kwargs["root"] == "/":
+        try:
+            zapped = zap(decision, kwargs["runner"])
+        except GuardError as exc:
+            module.fail_json(msg=str(exc), rc=exc.rc, stderr=exc.stderr, device=params["device"])
+    module.exit_json(changed=bool(decision["zap"]), zapped=zapped, kept=None, **decision)
 
 
 def main() -> None:
@@ -216,6 +270,8 @@ def main() -> None:
         "root": root,
         "runner": runner,
     }
+    if params["zap"]:
+        destroy(module, params, kwargs)
     wiped: list[str] = []
     try:
         decision = check_device(*args, **kwargs)

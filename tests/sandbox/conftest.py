@@ -14,10 +14,11 @@ from ciab import runner
 # The tests share helpers with the Molecule scenarios (s3client, waiting, units).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "molecule" / "shared"))
 
-# up and its re-run first, the container restart (end of test_ceph) before the checks that expect it, verify last.
+# up and its re-run first, the container restart (end of test_ceph) before the checks that expect it, verify, then
+# destroy and up again last.
 ORDER = ["test_sandbox", "test_ceph", "test_openstack", "test_cinder", "test_barbican", "test_object_store",
          "test_neutron", "test_nova", "test_octavia", "test_horizon", "test_conformance", "test_k3s",
-         "test_interrupted", "test_verify_playbook", "test_tempest"]  # fmt: skip
+         "test_interrupted", "test_verify_playbook", "test_tempest", "test_destroy"]  # fmt: skip
 
 JOURNAL = "journalctl --no-pager --lines 80 " + " ".join(f"--unit '{unit}'" for unit in UNITS)
 

@@ -102,6 +102,31 @@ def test_destroy_with_the_box_name_runs_for_that_box_only(monkeypatch):
     assert kwargs["limit"] == "box2"
 
 
+def test_destroy_of_the_sandbox_removes_its_cloud_not_the_container(monkeypatch, tmp_path):
+    """`ciab -i sandbox destroy` runs the real destroy in the box (`ciab sandbox down` removes the container) and
+    forgets the layers deployed to it; a failed destroy forgets nothing."""
+    monkeypatch.setattr(runner, "ROOT", tmp_path)
+    sandbox = tmp_path / "inventories" / "sandbox"
+    sandbox.mkdir(parents=True)
+    (sandbox / "hosts.yml").write_text("all:\n  hosts:\n    ciab-sandbox:\n      ansible_connection: local\n")
+    cli._remember_layers(str(sandbox), ["base"])
+    outcome, calls = {"rc": 2}, []
+
+    def fake_run(playbook, **kwargs):
+        calls.append((playbook, kwargs.get("limit")))
+        status = "successful" if outcome["rc"] == 0 else "failed"
+        return runner.RunResult(playbook=playbook, status=status, rc=outcome["rc"], elapsed=0.1)
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    argv = ["-i", str(sandbox), "destroy", "--yes-destroy", "ciab-sandbox"]
+    assert cli.main(argv, out=io.StringIO()) != runner.EXIT_OK
+    assert cli._deployed_layers(str(sandbox)) == ["base"]
+    outcome["rc"] = 0
+    assert cli.main(argv, out=io.StringIO()) == runner.EXIT_OK
+    assert calls == [("destroy", "ciab-sandbox")] * 2
+    assert not cli._state_file(str(sandbox)).exists()
+
+
 def test_progress_prints_phase_task_and_failure():
     out = io.StringIO()
     progress = cli.Progress(out, as_json=False)

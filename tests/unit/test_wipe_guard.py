@@ -6,7 +6,9 @@ the node as it is now, which a test may have changed in between (a filesystem wr
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,8 @@ from ansible_collections.ciab.box.plugins.module_utils.wipe_guard import (
     orphan_osds,
     plan_entry,
     wipe,
+    zap,
+    zap_decision,
 )
 from treebuilder import GIB, MIB, Part
 
@@ -511,6 +515,81 @@ def test_wipe_refuses_a_decision_that_is_not_a_wipe(tmp_path, plan):
     decision = check_device("/dev/sdb", plan, FSID, root=now)
     with pytest.raises(GuardError, match="did not decide to wipe"):
         wipe(decision, Recorder(now))
+
+
+# -- destroy: only this cluster's OSDs are zapped ------------------------------------------------------------
+class BusyProbe:
+    """Devices read as zeros; ``busy`` ones cannot be opened exclusively (a running OSD holds them)."""
+
+    def __init__(self, busy=()):
+        self.busy = set(busy)
+
+    def exclusive(self, path):
+        return OSError(errno.EBUSY, os.strerror(errno.EBUSY), path) if path in self.busy else None
+
+    def read(self, path, offset, length):
+        return bytes(length)
+
+
+def test_destroy_zaps_an_osd_of_this_cluster_discarding_the_whole_device(tmp_path, plan):
+    now = node(tmp_path, "now", fs="ceph_bluestore", label=label()).finish()
+    decision = zap_decision("/dev/sdb", plan, FSID, cluster_osds=[OSD_UUID], root=now, probe=BusyProbe())
+    assert (decision["action"], decision["zap"]) == ("adopt", ["/dev/sdb"])
+    runner = Recorder(now)
+    assert zap(decision, runner) == ["wipefs --all --force /dev/sdb", "blkdiscard --force /dev/sdb"]
+    assert runner.calls[-1] == ["udevadm", "settle", "--timeout=10"]
+
+
+def test_destroy_zeroes_the_start_where_the_device_cannot_discard(tmp_path, plan):
+    now = node(tmp_path, "now", fs="ceph_bluestore", label=label(mkfs_done=False)).finish()
+    decision = zap_decision("/dev/sdb", plan, FSID, cluster_osds=[OSD_UUID], root=now)
+    assert (decision["purge_osd"], decision["zap"]) == (3, ["/dev/sdb"])  # an interrupted prepare is ours too
+    runner = Recorder(now, fail={"blkdiscard": CommandResult(1, "", "blkdiscard: Operation not supported\n")})
+    assert zap(decision, runner)[1] == "dd if=/dev/zero of=/dev/sdb bs=1M count=10 oflag=direct conv=fsync status=none"
+
+
+def test_destroy_reports_a_failing_zap(tmp_path, plan):
+    now = node(tmp_path, "now", fs="ceph_bluestore", label=label()).finish()
+    decision = zap_decision("/dev/sdb", plan, FSID, cluster_osds=[OSD_UUID], root=now)
+    runner = Recorder(now, fail={"wipefs": CommandResult(1, "", "wipefs: error\n")})
+    with pytest.raises(GuardError, match=r"zapping /dev/sdb failed at 'wipefs --all --force /dev/sdb' \(rc=1\)"):
+        zap(decision, runner)
+    assert not any(argv[0] in ("blkdiscard", "dd") for argv in runner.calls)
+
+
+def test_destroy_leaves_a_blank_device_alone(tmp_path, plan):
+    now = node(tmp_path, "now").finish()
+    decision = zap_decision("/dev/sdb", plan, FSID, cluster_osds=[OSD_UUID], root=now)
+    assert (decision["action"], decision["zap"]) == ("prepare", [])
+    with pytest.raises(GuardError, match="not an OSD of this cluster"):
+        zap(decision, Recorder(now))
+
+
+@pytest.mark.parametrize(
+    ("state", "osds", "why"),
+    [
+        ({"fs": "ceph_bluestore", "label": label(fsid=OTHER_FSID)}, [OSD_UUID], "of another cluster"),
+        ({"fs": "ceph_bluestore", "label": label()}, ["other"], "missing from its OSD map"),
+        ({"fs": "ceph_bluestore", "label": label()}, [], "the cluster's OSD map lists no OSD"),
+        ({"fs": "ext4"}, [OSD_UUID], "ext4"),
+    ],
+)
+def test_destroy_never_wipes_what_is_not_provably_this_clusters_osd(tmp_path, plan, state, osds, why):
+    now = node(tmp_path, "now", **state).finish()
+    with pytest.raises(GuardError, match=why):
+        zap_decision("/dev/sdb", plan, FSID, cluster_osds=osds, root=now)
+
+
+def test_destroy_refuses_an_osd_still_running(tmp_path, plan):
+    now = node(tmp_path, "now", fs="ceph_bluestore", label=label()).finish()
+    with pytest.raises(GuardError, match=r"/dev/sdb is in use: .*Stop its OSD \(osd.3\) first"):
+        zap_decision("/dev/sdb", plan, FSID, cluster_osds=[OSD_UUID], root=now, probe=BusyProbe({"/dev/sdb"}))
+
+
+def test_destroy_of_a_device_outside_the_plan_is_refused(tmp_path, plan):
+    now = node(tmp_path, "now", fs="ceph_bluestore", label=label()).finish()
+    with pytest.raises(GuardError, match="/dev/sda is not in the plan"):
+        zap_decision("/dev/sda", plan, FSID, cluster_osds=[OSD_UUID], root=now)
 
 
 # -- OSD ids of prepares stopped before the label (captured: `ceph osd new` with no prepare after it) ---------
