@@ -207,22 +207,26 @@ def zap(decision: Mapping[str, Any], runner: Runner) -> list[str]:
         raise GuardError(f"refusing to zap {decision.get('device')}: it is not an OSD of this cluster")
     done = []
     for path in decision["zap"]:
-        zero = ["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={WIPE_BYTES // MIB}", "oflag=direct"]
-        for step in (["wipefs", "--all", "--force", path], ["blkdiscard", "--force", path]):
-            argv, result = step, runner.run(step)
-            if result.rc != 0 and step[0] == "blkdiscard":
-                argv = [*zero, "conv=fsync", "status=none"]
-                result = runner.run(argv)
-            if result.rc != 0:
-                raise GuardError(
-                    f"zapping {path} failed at '{' '.join(argv)}' (rc={result.rc}); its OSD is stopped and it may "
-                    "be partly wiped",
-                    rc=result.rc,
-                    stderr=result.stderr,
-                )
-            done.append(" ".join(argv))
+        failed = (f"zapping {path} failed", "its OSD is stopped and it may be partly wiped")
+        done.append(_checked(runner, ["wipefs", "--all", "--force", path], *failed))
+        discard = ["blkdiscard", "--force", path]
+        if runner.run(discard).rc == 0:
+            done.append(" ".join(discard))
+        else:
+            zero = ["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={WIPE_BYTES // MIB}", "oflag=direct"]
+            done.append(_checked(runner, [*zero, "conv=fsync", "status=none"], *failed))
     runner.run(["udevadm", "settle", "--timeout=10"])
     return done
+
+
+def _checked(runner: Runner, argv: list[str], failed: str, state: str) -> str:
+    """Run one wiping command; a failure raises with the command, its rc and what state that leaves."""
+    result = runner.run(argv)
+    if result.rc != 0:
+        raise GuardError(
+            f"{failed} at '{' '.join(argv)}' (rc={result.rc}); {state}", rc=result.rc, stderr=result.stderr
+        )
+    return " ".join(argv)
 
 
 def orphan_osds(osds: Sequence[Mapping[str, Any]], labelled: Sequence[str]) -> list[dict[str, Any]]:
@@ -310,17 +314,8 @@ def wipe(decision: Mapping[str, Any], runner: Runner) -> list[str]:
         # The backup GPT header sits in the last sectors; wipefs misses it once the protective MBR is gone.
         tail = ["dd", "if=/dev/zero", f"of={targets[-1]}", "bs=1M", "count=1", f"seek={size - MIB}"]
         commands.append([*tail, "oflag=direct,seek_bytes", "conv=fsync", "status=none"])
-    done = []
-    for argv in commands:
-        result = runner.run(argv)
-        if result.rc != 0:
-            raise GuardError(
-                f"wiping {decision['device']} failed at '{' '.join(argv)}' (rc={result.rc}); the device may be "
-                "partly wiped and is not used",
-                rc=result.rc,
-                stderr=result.stderr,
-            )
-        done.append(" ".join(argv))
+    failed = (f"wiping {decision['device']} failed", "the device may be partly wiped and is not used")
+    done = [_checked(runner, argv, *failed) for argv in commands]
     # udev re-probes the device after the last writer closes it; let it finish so discovery sees the result.
     runner.run(["udevadm", "settle", "--timeout=10"])
     return done
