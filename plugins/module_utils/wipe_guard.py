@@ -183,7 +183,8 @@ def zap_decision(
         raise GuardError(f"left as it is, not provably an OSD of this cluster: {exc}", exc.rc, exc.stderr) from exc
     decision["zap"] = []
     if decision["action"] == "adopt" or decision["purge_osd"] is not None:
-        busy = [] if probe is None else exclusive_findings(probe, decision["device"], decision["device"][5:])
+        path = decision["device"]
+        busy = [] if probe is None else exclusive_findings(probe, path, os.path.basename(path))
         if busy:
             raise GuardError(
                 f"{decision['device']} {busy[0]['text']}; nothing was wiped. Stop its OSD "
