@@ -617,7 +617,10 @@ def _judge(
         findings.append(finding("read_only", "is read-only", name))
     if disk["removable"] or disk["transport"] == "usb":
         findings.append(finding("removable", f"is removable ({disk['transport']})", name))
-    usage = _usage(ctx, disk, majmin, signature.get("fs_uuid"))
+    fs_uuid = signature.get("fs_uuid")
+    if disk["fs_type"] == "ceph_bluestore" and not fs_uuid and ctx.probe is not None:
+        fs_uuid = bluestore_osd_uuid(ctx.probe, disk["path"])
+    usage = _usage(ctx, disk, majmin, fs_uuid)
     findings.extend(usage.findings)
     others = [n for n in ctx.loop_files.get(ctx.loop_key.get(name), []) if n != name]
     if others:
@@ -729,6 +732,21 @@ def _content(ctx: _Context, probe: BlockProbe, disk: dict) -> list[dict[str, str
             out.append(finding("nonzero_data", text, name))
             break
     return out
+
+
+# A BlueStore label starts with this line and the OSD's uuid (blkid names the type, not the uuid; no Ceph tool needs
+# to be installed to read it: `ciab restore` matches the OSDs of a backup before Ceph is there).
+BLUESTORE_MAGIC = b"bluestore block device\n"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def bluestore_osd_uuid(probe: BlockProbe, path: str) -> str | None:
+    """The OSD uuid of the BlueStore label at the start of ``path``; None when it cannot be read or is no label."""
+    data = probe.read(path, 0, len(BLUESTORE_MAGIC) + 36)
+    if isinstance(data, OSError) or not data.startswith(BLUESTORE_MAGIC):
+        return None
+    text = data[len(BLUESTORE_MAGIC) :].decode("ascii", "replace")
+    return text if _UUID.fullmatch(text) else None
 
 
 def _unreadable(error: OSError, device: str) -> dict[str, str | None]:

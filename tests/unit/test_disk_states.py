@@ -643,3 +643,17 @@ def test_live_two_loop_devices_on_one_file_are_not_two_disks(loops):
         _, entry = live(loops, device)
         msg = refuse(device, [entry], FSID, allow_wipe=[entry["loop_backing_file"]], root=loops.root())
         assert "two OSDs on one file would overwrite each other" in msg
+
+
+def test_a_bluestore_label_names_its_osd_without_ceph_installed(tmp_path):
+    """blkid reports ceph_bluestore without a uuid: discovery reads the OSD's uuid from the label itself (a restore
+    matches the OSDs of its backup before Ceph is installed); a garbled label leaves it unknown."""
+    osd = str(uuid.uuid4())
+    label = sparse_image(tmp_path, 64 * MIB, [(0, b"bluestore block device\n" + osd.encode() + b"\n")])
+    root = data_node(tmp_path, fs="ceph_bluestore").finish()
+    disk = next(d for d in discover_disks(root, probe=ImageProbe({"sdb": label})) if d["name"] == "sdb")
+    assert disk["ceph_osd"]["osd_fsid"] == osd
+    assert [(d["action"], d["osd_fsid"]) for d in select_osd_devices([disk], {})["devices"]] == [("adopt", osd)]
+    garbled = sparse_image(tmp_path, 64 * MIB, [(0, b"bluestore block device\nnot-a-uuid")], name="bad.img")
+    disk = next(d for d in discover_disks(root, probe=ImageProbe({"sdb": garbled})) if d["name"] == "sdb")
+    assert disk["ceph_osd"]["osd_fsid"] is None
