@@ -401,9 +401,46 @@ def cmd_destroy(args: argparse.Namespace, progress: Progress) -> int:
         )
         return runner.EXIT_REFUSED
     # The sandbox too: its cloud is removed, the container stays (`ciab sandbox down` removes that).
-    code = _run_steps(progress, [("destroy", _play(args, progress, "destroy", limit=args.confirm))])
+    extravars = {"ceph_destroy_keep_osd_disks": True} if args.keep_osd_disks else {}
+    destroy = _play(args, progress, "destroy", limit=args.confirm, extravars=extravars)
+    code = _run_steps(progress, [("destroy", destroy)])
     if code == runner.EXIT_OK:
         _state_file(args.inventory).unlink(missing_ok=True)  # nothing is deployed any more
+    return code
+
+
+def _archive(path: str) -> str:
+    """The archive `ciab restore` reads, as an absolute path; none is a usage error."""
+    archive = Path(path).expanduser().resolve()
+    if not archive.is_file():
+        raise runner.CiabError(f"restore: {path} is not a file; name the archive `ciab backup` wrote (its path)")
+    return str(archive)
+
+
+def cmd_backup(args: argparse.Namespace, progress: Progress) -> int:
+    """One archive (0600, on this controller) with what rebuilds the control plane: see playbooks/backup.yml."""
+    if args.output:
+        archive = Path(args.output).expanduser().resolve()
+    else:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        archive = runner.ROOT / ".cache" / "backup" / f"{runner.inventory_path(args.inventory).name}-{stamp}.tar.gz"
+    extravars = {"ciab_backup_file": str(archive)}
+    code = _run_steps(progress, [("backup", _play(args, progress, "backup", extravars=extravars))])
+    if code == runner.EXIT_OK:
+        progress.emit("message", text=f"backup: {archive} (mode 0600; it holds every secret of the cloud)")
+    return code
+
+
+def _restore(args: argparse.Namespace, progress: Progress, archive: str) -> Callable[[], runner.RunResult]:
+    return _play(args, progress, "restore", extravars={"ciab_restore_archive": archive})
+
+
+def cmd_restore(args: argparse.Namespace, progress: Progress) -> int:
+    """The archive's cloud back onto its box (new system disk, the OSD disks adopted): see playbooks/restore.yml."""
+    code = _run_steps(progress, [("restore", _restore(args, progress, _archive(args.archive)))])
+    if code == runner.EXIT_OK:
+        _remember_layers(args.inventory, None)
+        _summary(progress, args.inventory, None)
     return code
 
 
@@ -418,7 +455,9 @@ def _inventory_hosts(inventory: Path) -> set[str]:
 
 
 def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
-    up = _play(args, progress, "sandbox", extravars={"ciab_sandbox_state": state})
+    archive = _archive(args.restore) if getattr(args, "restore", None) else None
+    extravars = {"ciab_sandbox_state": state, "ciab_sandbox_keep_disks": bool(getattr(args, "keep_disks", False))}
+    up = _play(args, progress, "sandbox", extravars=extravars)
     # What was deployed to the sandbox is recorded afresh by each `sandbox up` and forgotten by `sandbox down`.
     smoke_passed = bool(_state(SANDBOX).get("smoke_passed"))
     _state_file(SANDBOX).unlink(missing_ok=True)
@@ -449,6 +488,8 @@ def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
         ("deploy", _play(args, progress, "site", **_layers(limit))),
         ("verify", verify),
     ]
+    if archive:  # the archive's cloud onto the sandbox's disks: discover, plan and deploy are the restore's
+        steps = [steps[0], ("restore", _restore(args, progress, archive)), steps[-1]]
     conformance = _cleared(_host_files(SANDBOX, "conformance"))
     code = _run_steps(progress, steps)
     _conformance_summary(progress, conformance, quiet=True)
@@ -512,11 +553,26 @@ def build_parser() -> argparse.ArgumentParser:
     text = "remove the cloud from a box (asks for the box's name)"
     p = sub.add_parser("destroy", help=text, description=text)
     p.add_argument("--yes-destroy", dest="confirm", metavar="NAME", default="", help="the box to destroy")
+    p.add_argument(
+        "--keep-osd-disks",
+        action="store_true",
+        help="leave the OSD disks as they are (their data stays for ciab restore of a backup)",
+    )
     p.set_defaults(func=cmd_destroy)
+    text = "write one archive (0600, on this machine) with what rebuilds the cloud's control plane"
+    p = sub.add_parser("backup", help=text, description=text)
+    p.add_argument("--output", metavar="FILE", help="the archive (default .cache/backup/BOX-TIME.tar.gz)")
+    p.set_defaults(func=cmd_backup)
+    text = "bring the cloud of a backup back onto its box (new system disk; the OSD disks are adopted)"
+    p = sub.add_parser("restore", help=text, description=text)
+    p.add_argument("archive", metavar="ARCHIVE", help="the archive ciab backup wrote")
+    p.set_defaults(func=cmd_restore)
     text = "the whole cloud in a local systemd container"
     p = sub.add_parser("sandbox", help=text, description=text)
     p.add_argument("action", choices=("up", "down"))
     p.add_argument("--limit", action="append", choices=LAYERS, metavar="LAYER", help=f"one of {', '.join(LAYERS)}")
+    p.add_argument("--restore", metavar="ARCHIVE", help="up: restore this backup instead of a new deploy")
+    p.add_argument("--keep-disks", action="store_true", help="down: keep the disk files (for up --restore)")
     p.set_defaults(func=cmd_sandbox)
     return parser
 

@@ -15,10 +15,10 @@ from ciab import runner
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "molecule" / "shared"))
 
 # up and its re-run first, the container restart (end of test_ceph) before the checks that expect it, verify, then
-# destroy and up again last.
+# backup/restore, then destroy last.
 ORDER = ["test_sandbox", "test_ceph", "test_openstack", "test_cinder", "test_barbican", "test_object_store",
          "test_neutron", "test_nova", "test_octavia", "test_horizon", "test_conformance", "test_k3s",
-         "test_interrupted", "test_verify_playbook", "test_tempest", "test_destroy"]  # fmt: skip
+         "test_interrupted", "test_verify_playbook", "test_tempest", "test_restore", "test_destroy"]  # fmt: skip
 
 JOURNAL = "journalctl --no-pager --lines 80 " + " ".join(f"--unit '{unit}'" for unit in UNITS)
 
