@@ -424,20 +424,19 @@ def cmd_backup(args: argparse.Namespace, progress: Progress) -> int:
     else:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         archive = runner.ROOT / ".cache" / "backup" / f"{runner.inventory_path(args.inventory).name}-{stamp}.tar.gz"
-    extravars = {"ciab_backup_file": str(archive)}
+    extravars: dict[str, Any] = {"ciab_backup_file": str(archive)}
+    if (deployed := _deployed_layers(args.inventory)) is not None:  # what `ciab deploy --limit` deployed
+        extravars["ciab_layers"] = deployed
     code = _run_steps(progress, [("backup", _play(args, progress, "backup", extravars=extravars))])
     if code == runner.EXIT_OK:
         progress.emit("message", text=f"backup: {archive} (mode 0600; it holds every secret of the cloud)")
     return code
 
 
-def _restore(args: argparse.Namespace, progress: Progress, archive: str) -> Callable[[], runner.RunResult]:
-    return _play(args, progress, "restore", extravars={"ciab_restore_archive": archive})
-
-
 def cmd_restore(args: argparse.Namespace, progress: Progress) -> int:
     """The archive's cloud back onto its box (new system disk, the OSD disks adopted): see playbooks/restore.yml."""
-    code = _run_steps(progress, [("restore", _restore(args, progress, _archive(args.archive)))])
+    restore = _play(args, progress, "restore", extravars={"ciab_restore_archive": _archive(args.archive)})
+    code = _run_steps(progress, [("restore", restore)])
     if code == runner.EXIT_OK:
         _remember_layers(args.inventory, None)
         _summary(progress, args.inventory, None)
@@ -455,9 +454,7 @@ def _inventory_hosts(inventory: Path) -> set[str]:
 
 
 def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
-    archive = _archive(args.restore) if getattr(args, "restore", None) else None
-    extravars = {"ciab_sandbox_state": state, "ciab_sandbox_keep_disks": bool(getattr(args, "keep_disks", False))}
-    up = _play(args, progress, "sandbox", extravars=extravars)
+    up = _play(args, progress, "sandbox", extravars={"ciab_sandbox_state": state})
     # What was deployed to the sandbox is recorded afresh by each `sandbox up` and forgotten by `sandbox down`.
     smoke_passed = bool(_state(SANDBOX).get("smoke_passed"))
     _state_file(SANDBOX).unlink(missing_ok=True)
@@ -488,8 +485,6 @@ def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
         ("deploy", _play(args, progress, "site", **_layers(limit))),
         ("verify", verify),
     ]
-    if archive:  # the archive's cloud onto the sandbox's disks: discover, plan and deploy are the restore's
-        steps = [steps[0], ("restore", _restore(args, progress, archive)), steps[-1]]
     conformance = _cleared(_host_files(SANDBOX, "conformance"))
     code = _run_steps(progress, steps)
     _conformance_summary(progress, conformance, quiet=True)
@@ -571,8 +566,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sandbox", help=text, description=text)
     p.add_argument("action", choices=("up", "down"))
     p.add_argument("--limit", action="append", choices=LAYERS, metavar="LAYER", help=f"one of {', '.join(LAYERS)}")
-    p.add_argument("--restore", metavar="ARCHIVE", help="up: restore this backup instead of a new deploy")
-    p.add_argument("--keep-disks", action="store_true", help="down: keep the disk files (for up --restore)")
     p.set_defaults(func=cmd_sandbox)
     return parser
 

@@ -361,6 +361,7 @@ def _fake_runs(monkeypatch, calls, rc=0):
 def test_backup_writes_where_output_says(monkeypatch, tmp_path):
     calls = []
     _fake_runs(monkeypatch, calls)
+    monkeypatch.setattr(cli, "_state_file", lambda inventory: tmp_path / "state.yml")
     assert cli.main(["-i", "three-nodes", "backup", "--output", str(tmp_path / "b.tar.gz")], out=io.StringIO()) == 0
     assert calls == [("backup", {"inventory": "three-nodes", "on_event": calls[0][1]["on_event"],
                                  "extravars": {"ciab_backup_file": str(tmp_path / "b.tar.gz")}})]  # fmt: skip
@@ -370,13 +371,17 @@ def test_backup_writes_where_output_says(monkeypatch, tmp_path):
     archive = calls[0][1]["extravars"]["ciab_backup_file"]
     assert archive.startswith(str(runner.ROOT / ".cache" / "backup" / "three-nodes-")) and archive.endswith(".tar.gz")
     assert f"backup: {archive} (mode 0600" in out.getvalue()
+    # only the layers `ciab deploy --limit` deployed are backed up
+    cli._remember_layers("three-nodes", ["base", "ceph"])
+    calls.clear()
+    assert cli.main(["-i", "three-nodes", "backup"], out=io.StringIO()) == 0
+    assert calls[0][1]["extravars"]["ciab_layers"] == ["base", "ceph"]
 
 
 def test_restore_needs_an_archive_file(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(runner, "run", lambda *a, **k: pytest.fail("restore ran without an archive"))
     assert cli.main(["-i", "three-nodes", "restore", str(tmp_path / "none.tar.gz")]) == runner.EXIT_USAGE
     assert "none.tar.gz is not a file" in capsys.readouterr().err
-    assert cli.main(["sandbox", "up", "--restore", str(tmp_path)]) == runner.EXIT_USAGE
 
 
 def test_restore_runs_the_restore_playbook_and_records_the_layers(monkeypatch, tmp_path):
@@ -394,19 +399,3 @@ def test_restore_runs_the_restore_playbook_and_records_the_layers(monkeypatch, t
     assert cli.main(["-i", str(inv), "restore", str(archive)], out=io.StringIO()) == runner.EXIT_OK
     assert [(p, k["extravars"]) for p, k in calls] == [("restore", {"ciab_restore_archive": str(archive)})] * 2
     assert cli._state_file(str(inv)).exists() and cli._deployed_layers(str(inv)) is None
-
-
-def test_sandbox_restore_replaces_discover_plan_deploy(monkeypatch, tmp_path):
-    monkeypatch.setattr(cli, "_state_file", lambda inventory: tmp_path / "state.yml")
-    archive = tmp_path / "sandbox.tar.gz"
-    archive.write_bytes(b"")
-    calls = []
-    _fake_runs(monkeypatch, calls)
-    monkeypatch.setattr(cli, "_summary", lambda *a: None)
-    monkeypatch.setattr(cli, "_remember_layers", lambda *a, **k: None)
-    assert cli.main(["sandbox", "up", "--restore", str(archive)], out=io.StringIO()) == runner.EXIT_OK
-    assert [p for p, _ in calls] == ["sandbox", "restore", "verify"]
-    assert calls[1][1]["extravars"] == {"ciab_restore_archive": str(archive)}
-    calls.clear()
-    assert cli.main(["sandbox", "down", "--keep-disks"], out=io.StringIO()) == runner.EXIT_OK
-    assert calls[0][1]["extravars"] == {"ciab_sandbox_state": "down", "ciab_sandbox_keep_disks": True}
