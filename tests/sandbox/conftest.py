@@ -15,16 +15,20 @@ from ciab import runner
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "molecule" / "shared"))
 
 # up and its re-run first, the container restart (end of test_ceph) before the checks that expect it, verify, then
-# backup/restore, then destroy last.
+# backup/restore, then destroy last. Every module is listed: one that is not would run after the destroy.
 ORDER = ["test_sandbox", "test_ceph", "test_openstack", "test_cinder", "test_barbican", "test_object_store",
-         "test_neutron", "test_nova", "test_octavia", "test_horizon", "test_conformance", "test_k3s",
-         "test_interrupted", "test_verify_playbook", "test_tempest", "test_restore", "test_destroy"]  # fmt: skip
+         "test_neutron", "test_nova", "test_octavia", "test_horizon", "test_conformance", "test_standard_images",
+         "test_exposure", "test_k3s", "test_interrupted", "test_verify_playbook", "test_tempest", "test_restore",
+         "test_destroy"]  # fmt: skip
 
 JOURNAL = "journalctl --no-pager --lines 80 " + " ".join(f"--unit '{unit}'" for unit in UNITS)
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: ORDER.index(Path(item.fspath).stem) if Path(item.fspath).stem in ORDER else len(ORDER))
+    unlisted = sorted({Path(item.fspath).stem for item in items} - set(ORDER))
+    if unlisted:
+        raise pytest.UsageError(f"tests/sandbox/conftest.py: add {', '.join(unlisted)} to ORDER (before test_restore)")
+    items.sort(key=lambda item: ORDER.index(Path(item.fspath).stem))
 
 
 def purge():
