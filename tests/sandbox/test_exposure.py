@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from box import BOX, NETWORKS, ROOT, plan
+from box import BOX, NETWORKS, OPENSTACK_SECRETS, ROOT, plan
 
 from ciab import runner
 
@@ -57,6 +57,25 @@ def test_a_scan_from_the_management_network_finds_exactly_the_public_endpoints(a
     scan = outside("python3", "-c", SCAN, address)
     assert scan.returncode == 0, scan.stderr
     assert set(json.loads(scan.stdout)) == PUBLIC
+
+
+def test_every_public_endpoint_speaks_tls_with_the_box_ca(address):
+    # from outside, checked as a client does: the box's CA, the certificate naming the address it is reached at
+    probe = (
+        "import socket, ssl, sys\n"
+        "context = ssl.create_default_context(cadata=sys.argv[2])\n"
+        "for port in map(int, sys.argv[3:]):\n"
+        "    try:\n"
+        "        with context.wrap_socket(socket.create_connection((sys.argv[1], port), timeout=5),\n"
+        "                                 server_hostname=sys.argv[1]) as tls:\n"
+        "            print(port, 'TLS', tls.version())\n"
+        "    except OSError as e:\n"
+        "        print(port, 'NO', type(e).__name__, e)\n"
+    )
+    ca = (OPENSTACK_SECRETS / "pki" / "ca.crt").read_text()
+    got = outside("python3", "-c", probe, address, ca, *map(str, sorted(PUBLIC)))
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.count(" TLS ") == len(PUBLIC), got.stdout
 
 
 def test_no_unauthenticated_ovsdb_memcached_or_database_from_outside(address):

@@ -108,7 +108,9 @@ def test_rbd_roundtrip_survives_one_osd_down(first):
 
 @pytest.mark.parametrize("node", sorted(NODES))
 def test_every_gateway_serves_the_s3_user(node):
-    creds = {**yaml.safe_load((SECRETS / "s3-ciab.yml").read_text()), "endpoint": f"http://{NODES[node]}:7480"}
+    # over TLS: each gateway's certificate, from the box's CA (cafile in the file), names its own address
+    creds = {**yaml.safe_load((SECRETS / "s3-ciab.yml").read_text()), "endpoint": f"https://{NODES[node]}:7480"}
+    assert creds["cafile"].endswith("/pki/ca.crt")
     put, got = s3_roundtrip(creds, f"verify-{node}-{uuid.uuid4().hex[:6]}", 64 * 1024)
     assert got == put
 
