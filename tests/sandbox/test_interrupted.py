@@ -15,6 +15,9 @@ from box import OS_ADMIN, ROOT, VENVS, dashboard_get
 
 from ciab import cli, runner
 
+# 5 min: on demand (scripts/test sandbox-long); scripts/test interrupted kills a cold deploy at six points
+pytestmark = pytest.mark.long
+
 PLAY = ROOT / "playbooks" / "role.yml"
 CONFIG_TASK = "Config | /etc/keystone/keystone.conf"
 MIGRATE_TASK = "Migrate | step (keystone)"

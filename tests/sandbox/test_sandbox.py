@@ -37,6 +37,13 @@ def test_sandbox_up_runs_every_phase_with_every_default_layer(sandbox):
     plays = {e.get("play") for e in events if e["event"] == "ansible" and e["type"] == "playbook_on_play_start"}
     assert {"Base configuration of every node", "OpenStack core services"} <= plays
     assert any(play.startswith("Ceph") for play in plays), plays
+    # verify's smoke test: a server booted, its console showed DHCP, its router and the provider gateway answering
+    passed = {e.get("task") for e in events if e["event"] == "ansible" and e["type"] == "runner_on_ok"}
+    for task in (
+        "Smoke | boot the server and wait for ACTIVE",
+        "Smoke | the guest got its DHCP address, reached its router and the external gateway, sees the volume",
+    ):
+        assert task in passed, task
 
 
 def test_summary_tells_where_everything_is(sandbox):

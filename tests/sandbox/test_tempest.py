@@ -3,8 +3,12 @@ set of the deployed services passes, and the run leaves nothing behind in the cl
 
 import json
 
+import pytest
 import yaml
 from box import BOX, OS_ADMIN, ROOT, ciab
+
+# 4 min: on demand (scripts/test sandbox-long); `ciab verify` runs in the test command with its own smoke test
+pytestmark = pytest.mark.long
 
 WORKSPACE = "/var/lib/ciab/tempest"
 
