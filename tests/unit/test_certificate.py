@@ -3,7 +3,6 @@ it signs with its addresses as IP and its names as DNS entries, nothing changed 
 the same CA) when the names change."""
 
 import ipaddress
-import sys
 
 import pytest
 from cryptography import x509
@@ -16,13 +15,8 @@ ROLE_PLAY = "role"
 
 
 @pytest.fixture
-def box(tmp_path):
-    inv = tmp_path / "hosts.yml"
-    inv.write_text(
-        "all:\n  children:\n    ciab_nodes:\n      hosts:\n        testbox:\n          ansible_connection: local\n"
-        f"          ansible_python_interpreter: {sys.executable}\n"
-    )
-    return inv, tmp_path / "pki"
+def box(tmp_path, local_inventory):
+    return local_inventory, tmp_path / "pki"
 
 
 def _certificate(tmp_path, inv, pki, name, names):

@@ -1,7 +1,6 @@
 """playbooks/restore.yml's checks on the controller, before the box is looked at: an archive of other nodes, or
 secrets on the controller that are not the archive's, stop the run as a bad input (exit 2) and change nothing."""
 
-import sys
 import tarfile
 from pathlib import Path
 
@@ -25,15 +24,10 @@ def _archive(path: Path, nodes: list[str], secrets: dict[str, str]) -> Path:
 
 
 @pytest.fixture
-def box(tmp_path):
-    inv = tmp_path / "hosts.yml"
-    inv.write_text(
-        "all:\n  children:\n    ciab_nodes:\n      hosts:\n        testbox:\n          ansible_connection: local\n"
-        f"          ansible_python_interpreter: {sys.executable}\n"
-    )
+def box(tmp_path, local_inventory):
     secrets = tmp_path / "secrets"
     secrets.mkdir()
-    return inv, secrets
+    return local_inventory, secrets
 
 
 def _restore(tmp_path, inv, secrets, archive):
