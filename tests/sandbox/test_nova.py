@@ -1,6 +1,6 @@
 """Verify Nova on the all-in-one node: cells, the compute node on libvirt/QEMU, what the probes decided.
 
-The boot of a server with an attached volume is the smoke test of playbooks/verify.yml (test_verify_playbook.py).
+The boot of a server with an attached volume is the smoke test of playbooks/verify.yml (`sandbox up`: test_sandbox.py).
 """
 
 import base64

@@ -7,6 +7,7 @@ import json
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from box import BOX, NETWORKS, OPENSTACK_SECRETS, OS_ADMIN, OS_DEMO, ciab, plan, results
@@ -44,6 +45,22 @@ def test_sandbox_up_runs_every_phase_with_every_default_layer(sandbox):
         "Smoke | the guest got its DHCP address, reached its router and the external gateway, sees the volume",
     ):
         assert task in passed, task
+    # what it printed (the verify run's events): the guest's console lines, and that it ran as the demo member
+    timing = "Smoke | time from the boot request to ACTIVE"
+    [said] = [
+        e["event_data"]["res"]["msg"]
+        for e in _job_events(step_results(events)["verify"]["artifact_dir"])
+        if e["event"] == "runner_on_ok" and e["event_data"].get("task") == timing
+    ]
+    gateway = NETWORKS["provider"]["gateway"]
+    for line in ("ciab-guest: booted", "ciab-guest: eth0 ", "ciab-guest: gateway", f"ciab-guest: {gateway} answers"):
+        assert line in said, line
+    assert "as ciab-demo" in said
+
+
+def _job_events(artifact_dir):
+    """The events ansible-runner kept of a run (its artifact directory)."""
+    return [json.loads(path.read_text()) for path in Path(artifact_dir, "job_events").glob("*.json")]
 
 
 def test_summary_tells_where_everything_is(sandbox):

@@ -15,7 +15,7 @@ WORKSPACE = "/var/lib/ciab/tempest"
 
 def test_tempest_smoke_set_passes_and_cleans_up(host):
     before = {kind: _names(host, kind) for kind in ("project", "user", "network", "router")}
-    # (ciab's own smoke test ran in `sandbox up` and test_verify_playbook: left out here)
+    # (ciab's own smoke test ran in `sandbox up`: left out here)
     code, events = ciab("-i", "sandbox", "verify", "--limit", "openstack", "--tempest", "--no-smoke")
     [summary] = [e for e in events if e["event"] == "tempest"]
     assert code == 0, summary
