@@ -1,8 +1,9 @@
 """ciab.box.base's entry point `certificate` on the controller: the box's CA made once (key 0600), a node certificate
 it signs with its addresses as IP and its names as DNS entries, nothing changed by a re-run, a new certificate (by
-the same CA) when the names change."""
+the same CA) when the names change; a client certificate (clientAuth) that OpenSSL accepts as an SSL client's."""
 
 import ipaddress
+import subprocess
 
 import pytest
 from cryptography import x509
@@ -19,10 +20,10 @@ def box(tmp_path, local_inventory):
     return local_inventory, tmp_path / "pki"
 
 
-def _certificate(tmp_path, inv, pki, name, names):
+def _certificate(tmp_path, inv, pki, name, names, **more):
     extravars = {"ciab_role": "ciab.box.base", "ciab_role_tasks": "certificate", "ciab_pki_dir": str(pki),
                  "ciab_plan_dir": str(tmp_path / "plan"),
-                 "__base_certificate": {"name": name, "names": names}}  # fmt: skip
+                 "__base_certificate": {"name": name, "names": names, **more}}  # fmt: skip
     result = runner.run(ROLE_PLAY, inventory=inv, extravars=extravars)
     assert result.ok, result.failures
     return result
@@ -64,3 +65,22 @@ def test_a_rerun_changes_nothing_and_new_names_get_a_new_certificate_of_the_same
         x509.SubjectAlternativeName
     ).value.get_values_for_type(x509.DNSName)
     assert (pki / "ca.crt").read_bytes() == ca
+
+
+def test_a_client_certificate_is_accepted_for_a_tls_client_not_a_server(tmp_path, box):
+    """What a node presents to a controller service that checks its peers (RabbitMQ, OVN's southbound database)."""
+    inv, pki = box
+    _certificate(tmp_path, inv, pki, "testbox-client", ["testbox"], usage=["clientAuth"])
+    usage = _load(pki / "testbox-client.crt").extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+
+    def verify(purpose):
+        argv = ["openssl", "verify", "-purpose", purpose, "-CAfile", pki / "ca.crt", pki / "testbox-client.crt"]
+        return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+    assert verify("sslclient").returncode == 0, verify("sslclient").stderr
+    assert verify("sslserver").returncode != 0
+    # the usage is part of the request: a certificate of another usage is made anew
+    first = _load(pki / "testbox-client.crt").serial_number
+    _certificate(tmp_path, inv, pki, "testbox-client", ["testbox"], usage=["serverAuth", "clientAuth"])
+    assert _load(pki / "testbox-client.crt").serial_number != first
