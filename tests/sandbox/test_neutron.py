@@ -7,7 +7,7 @@ import ipaddress
 import json
 
 import pytest
-from box import BOX
+from box import BOX, plan
 from units import running_unit_user
 from waiting import wait_for
 
@@ -41,16 +41,25 @@ def test_chassis_registered_with_the_detected_datapath(host):
     assert BOX in host.check_output("ovn-sbctl --bare --columns name list Chassis").split()
 
 
-def test_ovn_databases_listen_on_loopback_only(host):
-    """One node: the chassis and Neutron reach OVN's databases on loopback, nothing outside the box can."""
-    # One listener each; ovn-sbctl prints its role first ('read-write role="" ptcp:...').
-    assert host.check_output("ovn-nbctl get-connection").split()[-1:] == ["ptcp:6641:127.0.0.1"]
-    sb_connection = host.check_output("ovn-sbctl get-connection").splitlines()
-    assert sb_connection == ['read-write role="" ptcp:6642:127.0.0.1']
+def test_ovn_databases_listen_on_loopback_and_the_southbound_over_ssl_for_the_nodes(host):
+    """One controller: its chassis and Neutron reach OVN's databases on loopback; the other nodes' chassis reach the
+    southbound only over SSL on its address, with a node certificate (role ovn-controller; test_openstack checks
+    the handshake and the RBAC)."""
+    address = plan()["ip"]["management"]["address"]
+    assert host.check_output("ovn-nbctl get-connection").splitlines() == ["ptcp:6641:127.0.0.1"]
+    # ovn-sbctl prints each listener's role first
+    assert sorted(host.check_output("ovn-sbctl get-connection").splitlines()) == [
+        'read-write role="" ptcp:6642:127.0.0.1',
+        f'read-write role="ovn-controller" pssl:6642:{address}',
+    ]
+    assert host.check_output("ovn-sbctl get-ssl").splitlines() == [
+        "Private key: /etc/ciab/tls/node.key", "Certificate: /etc/ciab/tls/node.crt",
+        "CA Certificate: /etc/ciab/tls/node-ca.crt", "Bootstrap: false",
+    ]  # fmt: skip
     assert host.check_output("ovs-vsctl get open . external_ids:ovn-remote").strip('"') == "tcp:127.0.0.1:6642"
-    for port in (6641, 6642):
+    for port, bound in ((6641, ["127.0.0.1:6641"]), (6642, ["127.0.0.1:6642", f"{address}:6642"])):
         listeners = host.check_output(f"ss -Htln 'sport = :{port}'").splitlines()
-        assert [line.split()[3] for line in listeners] == [f"127.0.0.1:{port}"], listeners
+        assert sorted(line.split()[3] for line in listeners) == sorted(bound), listeners
 
 
 def test_network_api_lists_extensions(host):

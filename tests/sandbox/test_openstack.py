@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 import yaml
-from box import CLIENT, OPENSTACK_SECRETS, OS_ADMIN, ROOT
+from box import BOX, CLIENT, OPENSTACK_SECRETS, OS_ADMIN, ROOT, VENVS
 from units import running_unit_pid
 from waiting import wait_for
 
@@ -179,18 +179,88 @@ def test_services_restart_cleanly(host):
 
 # -- infrastructure ----------------------------------------------------------------------------------
 def test_backends_on_loopback_and_the_apis_on_the_internal_address(host, address):
-    """One node: MariaDB, RabbitMQ (and epmd, its distribution port), memcached, OVN's databases and the console
-    proxy behind its TLS front end listen on loopback only; the APIs and their front ends on the internal address."""
+    """One controller: MariaDB, RabbitMQ (and epmd, its distribution port), memcached, OVN's databases and the
+    console proxy behind its TLS front end listen on loopback; the APIs and their front ends on the internal
+    address, and so do the other nodes' TLS ports (RabbitMQ's, OVN's southbound pssl)."""
     listening = host.check_output("ss -Hltn").split("\n")
     local = {line.split()[3] for line in listening if line.strip()}
 
     def bound(port):
         return {addr for addr in local if addr.rsplit(":", 1)[1] == str(port)}
 
-    for port in (3306, 5672, 4369, 25672, 11211, 6641, 6642, 6081):
+    for port in (3306, 5672, 4369, 25672, 11211, 6641, 6081):
         assert bound(port) == {f"127.0.0.1:{port}"}, (port, bound(port))
+    assert bound(6642) == {"127.0.0.1:6642", f"{address}:6642"}
+    assert bound(5671) == {f"{address}:5671"}
     for port in (6080, *(port for port, _user in APIS.values())):
         assert bound(port) == {f"{address}:{port}"}, (port, bound(port))
+
+
+# The other nodes' way in (with one controller the backends are on loopback): RabbitMQ's TLS port and OVN's
+# southbound pssl on the node's address, both with the node certificate of the box's CA and refusing a client without
+# one. On the box itself (the firewall lets only the nodes reach them: test_exposure).
+NODE_TLS = {"ca": "/etc/ciab/tls/node-ca.crt", "crt": "/etc/ciab/tls/node.crt", "key": "/etc/ciab/tls/node.key"}
+TLS_PROBE = (
+    "import socket, ssl, sys\n"
+    "address, port, hello = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3])\n"
+    "context = ssl.create_default_context(cafile=sys.argv[4])\n"
+    "if len(sys.argv) > 5:\n"
+    "    context.load_cert_chain(sys.argv[5], sys.argv[6])\n"
+    "try:\n"
+    "    with context.wrap_socket(socket.create_connection((address, port), timeout=10),\n"
+    "                             server_hostname=address) as tls:\n"
+    "        tls.sendall(hello)\n"
+    "        answer = tls.recv(200)\n"
+    "        print('ANSWERED' if answer else 'CLOSED', tls.version(), answer.hex())\n"
+    "except OSError as e:\n"
+    "    print('REFUSED', type(e).__name__, e)\n"
+)
+# what the client sends first: AMQP 0-9-1's protocol header, an OVSDB request
+HELLO = {5671: b"AMQP\x00\x00\x09\x01".hex(), 6642: b'{"method":"list_dbs","params":[],"id":0}'.hex()}
+
+
+@pytest.mark.parametrize("port", sorted(HELLO))
+def test_the_nodes_tls_ports_answer_a_node_certificate_only(host, address, port):
+    probe = f"python3 -c {shlex.quote(TLS_PROBE)} {address} {port} {HELLO[port]} {NODE_TLS['ca']}"
+    with_cert = host.check_output(f"{probe} {NODE_TLS['crt']} {NODE_TLS['key']}")
+    assert with_cert.startswith("ANSWERED TLSv1.3"), with_cert
+    answer = bytes.fromhex(with_cert.split()[2])
+    if port == 5671:  # a method frame on channel 0: connection.start (class 10, method 10)
+        assert answer[:3] == b"\x01\x00\x00" and answer[7:11] == b"\x00\x0a\x00\x0a", answer
+    else:
+        assert b"OVN_Southbound" in answer, answer
+    without = host.check_output(probe)
+    assert without.startswith(("REFUSED", "CLOSED")), without
+
+
+def test_rabbitmq_logs_a_node_in_over_tls(host, address):
+    """What a compute node's nova does: its RabbitMQ user, over the TLS port, with the node's certificate."""
+    login = (
+        "import amqp, sys\n"
+        "tls = {'ca_certs': sys.argv[3], 'certfile': sys.argv[4], 'keyfile': sys.argv[5], 'cert_reqs': 2,"
+        " 'server_hostname': sys.argv[1]}\n"
+        "connection = amqp.Connection(host=sys.argv[1] + ':5671', userid='nova', password=sys.argv[2],"
+        " virtual_host='openstack', ssl=tls, connect_timeout=10)\n"
+        "connection.connect()\n"
+        "print(connection.server_properties['product'], connection.sock.version())\n"
+        "connection.close()\n"
+    )
+    password = (SECRETS / "passwords" / "nova-rabbitmq").read_text().strip()
+    out = host.check_output(
+        f"{VENVS}/nova/bin/python -c {shlex.quote(login)} {address} {shlex.quote(password)}"
+        f" {NODE_TLS['ca']} {NODE_TLS['crt']} {NODE_TLS['key']}"
+    )
+    assert out.startswith("RabbitMQ TLSv1"), out
+
+
+def test_ovn_southbound_over_ssl_lets_a_chassis_change_only_its_own(host, address):
+    """The node certificate names the chassis (RBAC role ovn-controller): it reads the southbound database and may
+    not change what is not its chassis's."""
+    sb = f"ovn-sbctl --timeout 15 --db ssl:{address}:6642 -p {NODE_TLS['key']} -c {NODE_TLS['crt']} -C {NODE_TLS['ca']}"
+    assert BOX in host.check_output(f"{sb} --bare --columns name list Chassis").split()
+    denied = host.run(f"{sb} set SB_Global . external_ids:ciab-test=1")
+    assert denied.rc != 0 and "permission error" in denied.stderr, denied.stderr
+    assert "ciab-test" not in host.check_output("ovn-sbctl get SB_Global . external_ids")
 
 
 def test_rabbitmq_answers_without_guest(host):

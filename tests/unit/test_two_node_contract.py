@@ -1,0 +1,70 @@
+"""A node that joins changes nothing the first node's OpenStack services read: with one controller its backends
+stay on loopback however many compute nodes the box has, and the listeners the other nodes use (RabbitMQ's TLS port,
+OVN's southbound over SSL) are there from the first deploy. Node 1's inputs are compared as the roles see them,
+planned offline for a box of one node and for the same box with a second node.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import yaml
+from plan_facts import REFERENCE_BOX_NICS, REFERENCE_BOX_ROUTES, inet, offline_host
+
+from ciab import runner
+
+PLAYBOOK = runner.ROOT / "tests" / "unit" / "playbooks" / "node_inputs.yml"
+
+
+def _node(plan_dir, secrets, address):
+    nics = copy.deepcopy(REFERENCE_BOX_NICS)
+    nics[1]["addresses"] = [inet(f"{address}/24")]
+    routes = copy.deepcopy(REFERENCE_BOX_ROUTES)
+    routes[1]["prefsrc"] = address
+    return offline_host(plan_dir, ciab_secrets_dir=str(secrets), ciab_nics=nics, ciab_routes=routes)
+
+
+def _inputs(tmp, nodes: dict) -> dict:
+    """Plan the nodes offline and read each node's inputs."""
+    tmp.mkdir()
+    hosts = {name: _node(tmp / "plan", tmp.parent / "secrets", address) for name, address in nodes.items()}
+    inventory = tmp / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"children": {"ciab_nodes": {"hosts": hosts}}}}))
+    planned = runner.run(str(runner.ROOT / "playbooks" / "plan.yml"), inventory=inventory)
+    assert planned.exit_code == runner.EXIT_OK, planned.failures
+    read = runner.run(str(PLAYBOOK), inventory=inventory, extravars={"node_inputs_out": str(tmp)})
+    assert read.exit_code == runner.EXIT_OK, read.failures
+    return {name: json.loads((tmp / f"{name}.json").read_text()) for name in nodes}
+
+
+@pytest.fixture(scope="module")
+def views(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("two-node")
+    one = _inputs(tmp / "one", {"box1": "192.0.2.10"})
+    two = _inputs(tmp / "two", {"box1": "192.0.2.10", "box2": "192.0.2.11"})
+    return one, two
+
+
+def test_the_first_nodes_inputs_do_not_change_when_a_node_joins(views):
+    one, two = views
+    assert two["box1"] == one["box1"]
+
+
+def test_one_controller_keeps_its_backends_on_loopback_and_offers_the_nodes_tls(views):
+    _, two = views
+    node1 = two["box1"]
+    assert node1["openstack_backend_address"] == "127.0.0.1"
+    assert node1["openstack_memcached_servers"] == ["127.0.0.1:11211"]
+    assert node1["nova_vnc_address"] == "127.0.0.1"
+    southbound = next(listener for listener in node1["ovn_listeners"] if listener["ctl"] == "ovn-sbctl")
+    assert southbound["args"] == ["ptcp:6642:127.0.0.1", "role=ovn-controller", "pssl:6642:192.0.2.10"]
+
+
+def test_the_second_node_is_a_compute_node_and_a_chassis(views):
+    _, two = views
+    node2 = two["box2"]
+    assert node2["nova_is_compute"] is True and node2["neutron_is_chassis"] is True
+    # its consoles are reached by the controller's proxy, so not on loopback
+    assert node2["nova_vnc_address"] == "192.0.2.11"
