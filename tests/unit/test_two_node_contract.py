@@ -62,9 +62,28 @@ def test_one_controller_keeps_its_backends_on_loopback_and_offers_the_nodes_tls(
     assert southbound["args"] == ["ptcp:6642:127.0.0.1", "role=ovn-controller", "pssl:6642:192.0.2.10"]
 
 
-def test_the_second_node_is_a_compute_node_and_a_chassis(views):
+def test_the_second_node_is_a_compute_node_and_a_chassis_that_gets_in_over_tls(views):
     _, two = views
     node2 = two["box2"]
     assert node2["nova_is_compute"] is True and node2["neutron_is_chassis"] is True
     # its consoles are reached by the controller's proxy, so not on loopback
     assert node2["nova_vnc_address"] == "192.0.2.11"
+    nova = node2["nova_config"]
+    assert nova["DEFAULT"]["transport_url"].split("@")[1] == "192.0.2.10:5671/openstack"
+    assert nova["oslo_messaging_rabbit"] == {
+        "ssl": True, "ssl_ca_file": "/etc/ciab/tls/node-ca.crt", "ssl_cert_file": "/etc/ciab/tls/node.crt",
+        "ssl_key_file": "/etc/nova/node.key",
+    }  # fmt: skip
+    assert "database" not in nova and "api_database" not in nova  # nova-compute goes through the conductor
+    assert node2["chassis_ids"]["ovn-remote"] == "ssl:192.0.2.10:6642"
+    assert "ovn-cms-options" not in node2["chassis_ids"]  # no gateway: routers stay on the controller
+
+
+def test_the_controllers_services_reach_rabbitmq_on_loopback(views):
+    _, two = views
+    node1 = two["box1"]
+    for name in ("nova_config", "neutron_config", "cinder_config"):
+        assert node1[name]["DEFAULT"]["transport_url"].split("@")[1] == "127.0.0.1:5672/openstack", name
+    assert "oslo_messaging_rabbit" not in node1["nova_config"]
+    assert node1["chassis_ids"]["ovn-remote"] == "tcp:127.0.0.1:6642"
+    assert node1["chassis_ids"]["ovn-cms-options"] == "enable-chassis-as-gw"
