@@ -53,8 +53,8 @@ def test_ovn_databases_listen_on_loopback_and_the_southbound_over_ssl_for_the_no
         f'read-write role="ovn-controller" pssl:6642:{address}',
     ]
     assert host.check_output("ovn-sbctl get-ssl").splitlines() == [
-        "Private key: /etc/ciab/tls/node.key", "Certificate: /etc/ciab/tls/node.crt",
-        "CA Certificate: /etc/ciab/tls/node-ca.crt", "Bootstrap: false",
+        "Private key: /etc/ciab/node-tls/node.key", "Certificate: /etc/ciab/node-tls/node.crt",
+        "CA Certificate: /etc/ciab/node-tls/ca.crt", "Bootstrap: false",
     ]  # fmt: skip
     assert host.check_output("ovs-vsctl get open . external_ids:ovn-remote").strip('"') == "tcp:127.0.0.1:6642"
     for port, bound in ((6641, ["127.0.0.1:6641"]), (6642, ["127.0.0.1:6642", f"{address}:6642"])):

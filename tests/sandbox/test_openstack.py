@@ -199,7 +199,8 @@ def test_backends_on_loopback_and_the_apis_on_the_internal_address(host, address
 # The other nodes' way in (with one controller the backends are on loopback): RabbitMQ's TLS port and OVN's
 # southbound pssl on the node's address, both with the node certificate of the box's CA and refusing a client without
 # one. On the box itself (the firewall lets only the nodes reach them: test_exposure).
-NODE_TLS = {"ca": "/etc/ciab/tls/node-ca.crt", "crt": "/etc/ciab/tls/node.crt", "key": "/etc/ciab/tls/node.key"}
+NODE_TLS_DIR = "/etc/ciab/node-tls"
+NODE_TLS = {"ca": f"{NODE_TLS_DIR}/ca.crt", "crt": f"{NODE_TLS_DIR}/node.crt", "key": f"{NODE_TLS_DIR}/node.key"}
 TLS_PROBE = (
     "import socket, ssl, sys\n"
     "address, port, hello = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3])\n"

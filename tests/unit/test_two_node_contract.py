@@ -71,7 +71,7 @@ def test_the_second_node_is_a_compute_node_and_a_chassis_that_gets_in_over_tls(v
     nova = node2["nova_config"]
     assert nova["DEFAULT"]["transport_url"].split("@")[1] == "192.0.2.10:5671/openstack"
     assert nova["oslo_messaging_rabbit"] == {
-        "ssl": True, "ssl_ca_file": "/etc/ciab/tls/node-ca.crt", "ssl_cert_file": "/etc/ciab/tls/node.crt",
+        "ssl": True, "ssl_ca_file": "/etc/ciab/node-tls/ca.crt", "ssl_cert_file": "/etc/ciab/node-tls/node.crt",
         "ssl_key_file": "/etc/nova/node.key",
     }  # fmt: skip
     assert "database" not in nova and "api_database" not in nova  # nova-compute goes through the conductor
