@@ -8,7 +8,7 @@ import json
 
 import pytest
 import yaml
-from box import BOX, CEPH_SECRETS, UNITS, VENVS, ciab, plan, results
+from box import BOX, CEPH_SECRETS, NETWORKS, UNITS, VENVS, ciab, plan, results
 
 from ciab import runner
 
@@ -16,7 +16,8 @@ from ciab import runner
 KEPT_UNITS = {"nginx.service"}
 GONE_PATHS = ["/etc/ceph", "/var/lib/ceph", VENVS, "/var/lib/mysql", "/var/lib/rabbitmq", "/var/lib/ovn",
               "/etc/keystone", "/etc/nova", "/etc/ciab/tls", "/etc/ciab/node-tls", "/etc/openstack",
-              "/etc/systemd/system/keystone.service", "/usr/local/bin/openstack"]  # fmt: skip
+              "/etc/systemd/system/keystone.service", "/usr/local/bin/openstack",
+              "/etc/systemd/system/ciab-overlay.service", "/usr/local/sbin/ciab-overlay"]  # fmt: skip
 PURGED = ["ceph-mon", "ceph-osd", "radosgw", "mariadb-server", "rabbitmq-server", "memcached", "ovn-central",
           "openvswitch-switch", "libvirt-daemon-system"]  # fmt: skip
 
@@ -47,6 +48,11 @@ def test_destroy_removes_every_layer(host, destroyed):
     assert [p for p in PURGED if host.package(p).is_installed] == []
     # the guests' libvirt and the provider bridge went with their packages: nothing holds the provider NIC
     assert host.run("ovs-vsctl show").rc != 0
+    # the overlay NIC has its address back, as before the deploy
+    overlay = NETWORKS["overlay"]
+    assert host.check_output("ip -4 -o addr show dev eth2").split()[3] == (
+        f"{overlay['box_address']}/{overlay['subnet'].split('/')[1]}"
+    )
 
 
 def test_only_the_planned_osd_devices_were_zapped_and_they_read_blank(host, destroyed):

@@ -7,7 +7,7 @@ import ipaddress
 import json
 
 import pytest
-from box import BOX, plan
+from box import BOX, NETWORKS, plan
 from units import running_unit_user
 from waiting import wait_for
 
@@ -41,6 +41,37 @@ def test_chassis_registered_with_the_detected_datapath(host):
     assert BOX in host.check_output("ovn-sbctl --bare --columns name list Chassis").split()
 
 
+def test_tunnels_start_from_the_overlay_nic_on_an_ovs_bridge(host):
+    """The userspace datapath tunnels only from an address on an OVS bridge: the third NIC (eth2, ciab-tunnel) is
+    br-overlay's port and its address br-overlay's, the chassis's Geneve endpoint, and stays so across the
+    container's restart (test_ceph.py restarted it: Docker put the address back on eth2, ciab-overlay.service moved
+    it again when Open vSwitch started). The unit puts a lost address back; the firewall filters the bridge and
+    knows the address as a node's."""
+    overlay = NETWORKS["overlay"]
+    address = f"{overlay['box_address']}/{overlay['subnet'].split('/')[1]}"
+    assert host.check_output("ovs-vsctl get bridge br-overlay datapath_type") == "netdev"
+    assert host.check_output("ovs-vsctl list-ports br-overlay").split() == ["eth2"]
+    mac = host.check_output("cat /sys/class/net/eth2/address")
+    assert host.check_output("cat /sys/class/net/br-overlay/address") == mac
+    assert host.check_output("ip -4 -o addr show dev eth2") == ""
+    assert host.check_output("ip -4 -o addr show dev br-overlay").split()[3] == address
+    assert host.check_output("ovs-vsctl get open . external_ids:ovn-encap-ip").strip('"') == overlay["box_address"]
+    encaps = host.check_output(f"ovn-sbctl --bare --columns ip find Encap chassis_name={BOX}").split()
+    assert encaps == [overlay["box_address"]]
+    assert host.run(f"ping -c 1 -W 2 -I br-overlay {overlay['gateway']}").rc == 0
+    unit = host.service("ciab-overlay")
+    assert unit.is_enabled and unit.is_running
+    assert host.check_output("systemctl show -P PartOf ciab-overlay") == "ovs-vswitchd.service"
+    host.check_output(f"ip addr del {address} dev br-overlay")
+    try:
+        host.check_output("systemctl restart ciab-overlay")
+    finally:
+        host.run(f"ip addr replace {address} dev br-overlay")
+    assert host.check_output("ip -4 -o addr show dev br-overlay").split()[3] == address
+    ruleset = host.check_output("nft list table inet ciab")
+    assert '"br-overlay"' in ruleset and overlay["box_address"] in ruleset
+
+
 def test_ovn_databases_listen_on_loopback_and_the_southbound_over_ssl_for_the_nodes(host):
     """One controller: its chassis and Neutron reach OVN's databases on loopback; the other nodes' chassis reach the
     southbound only over SSL on its address, with a node certificate (role ovn-controller; test_openstack checks
@@ -71,7 +102,7 @@ def test_provider_nic_plugged_with_a_connectivity_check(host):
     """The role's plug-with-rollback helper on a real OVS bridge: a veth (the aio node has one NIC, shared by the
     plan, so no provider NIC is plugged by the role) goes into br-ex while the gateway answers; with a peer that
     does not answer it refuses and leaves the bridge alone."""
-    address = host.check_output("ovs-vsctl get open . external_ids:ovn-encap-ip").strip('"')
+    address = plan()["ip"]["management"]["address"]
     gateway = host.check_output("ip -4 route show default").split()[2]
     plug = "/usr/local/sbin/ciab-plug-provider br-ex"
     host.run("ip link del ciab-t0; ovs-vsctl --if-exists del-port br-ex ciab-t0")

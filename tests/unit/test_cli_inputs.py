@@ -248,6 +248,10 @@ def test_unknown_layers_or_a_string_are_a_bad_input(offline, monkeypatch, layers
         ({"ceph_rgw_port": "http"}, 'ceph_rgw_port must be an integer from 1 to 65535 (a TCP port), got "http"'),
         ({"k3s_cluster_cidr": "banana"}, "k3s_cluster_cidr must be an IPv4 network in CIDR form like 10.42.0.0/16"),
         ({"ceph_public_network": "192.0.2.10/24"}, "ceph_public_network must be an IPv4 network in CIDR form"),
+        ({"ciab_overlay_interface": "eth2"}, 'testbox: ciab_overlay_interface "eth2" and ciab_overlay_address ""'),
+        ({"ciab_overlay_address": "10.0.9.11/24"}, 'testbox: ciab_overlay_interface "" and ciab_overlay_address'),
+        ({"ciab_overlay_interface": "eth2", "ciab_overlay_address": "10.0.9.11"}, "testbox: ciab_overlay_interface"),
+        ({"ciab_overlay_interface": "eth2", "ciab_overlay_address": "10.0.9.0/24"}, "testbox: ciab_overlay_interface"),
     ],
 )
 def test_role_inputs_out_of_range_are_a_bad_input(offline, monkeypatch, host, message):
@@ -259,7 +263,15 @@ def test_role_inputs_out_of_range_are_a_bad_input(offline, monkeypatch, host, me
 
 def test_role_inputs_from_extra_vars_are_checked_and_good_ones_pass(offline):
     inv = offline(
-        {"testbox": {"ceph_pool_size": 0, "ceph_osd_memory_target": 4294967296, "k3s_service_cidr": "10.43.0.0/16"}}
+        {
+            "testbox": {
+                "ceph_pool_size": 0,
+                "ceph_osd_memory_target": 4294967296,
+                "k3s_service_cidr": "10.43.0.0/16",
+                "ciab_overlay_interface": "eth2",
+                "ciab_overlay_address": "10.0.9.11/24",
+            }
+        }
     )
     assert runner.run(str(PLAYBOOKS / "validate.yml"), inventory=inv).exit_code == runner.EXIT_OK
     result = runner.run(str(PLAYBOOKS / "validate.yml"), inventory=inv, extravars={"ceph_rgw_port": 70000})

@@ -26,10 +26,12 @@ def _node(plan_dir, secrets, address):
     return offline_host(plan_dir, ciab_secrets_dir=str(secrets), ciab_nics=nics, ciab_routes=routes)
 
 
-def _inputs(tmp, nodes: dict) -> dict:
-    """Plan the nodes offline and read each node's inputs."""
+def _inputs(tmp, nodes: dict, extra: dict | None = None) -> dict:
+    """Plan the nodes offline and read each node's inputs (``extra``: more inventory variables per node)."""
     tmp.mkdir()
     hosts = {name: _node(tmp / "plan", tmp.parent / "secrets", address) for name, address in nodes.items()}
+    for name, variables in (extra or {}).items():
+        hosts[name].update(variables)
     inventory = tmp / "hosts.yml"
     inventory.write_text(yaml.safe_dump({"all": {"children": {"ciab_nodes": {"hosts": hosts}}}}))
     planned = runner.run(str(runner.ROOT / "playbooks" / "plan.yml"), inventory=inventory)
@@ -49,7 +51,9 @@ def views(tmp_path_factory):
 
 def test_the_first_nodes_inputs_do_not_change_when_a_node_joins(views):
     one, two = views
-    assert two["box1"] == one["box1"]
+    # the one thing that changes: the firewall's set of the nodes' addresses (swapped in place, nothing restarts)
+    assert two["box1"]["node_addresses"] == one["box1"]["node_addresses"] + ["192.0.2.11"]
+    assert {**two["box1"], "node_addresses": None} == {**one["box1"], "node_addresses": None}
 
 
 def test_one_controller_keeps_its_backends_on_loopback_and_offers_the_nodes_tls(views):
@@ -87,3 +91,18 @@ def test_the_controllers_services_reach_rabbitmq_on_loopback(views):
     assert "oslo_messaging_rabbit" not in node1["nova_config"]
     assert node1["chassis_ids"]["ovn-remote"] == "tcp:127.0.0.1:6642"
     assert node1["chassis_ids"]["ovn-cms-options"] == "enable-chassis-as-gw"
+
+
+def test_with_an_overlay_nic_each_chassis_tunnels_from_its_address_and_the_nodes_know_it(tmp_path):
+    """The userspace datapath's underlay: each node's Geneve endpoint is its overlay NIC's address (on br-overlay),
+    and every node's firewall lets the others' overlay addresses in as nodes'."""
+    overlay = {
+        "box1": {"ciab_overlay_interface": "eth2", "ciab_overlay_address": "198.51.100.11/24"},
+        "box2": {"ciab_overlay_interface": "eth2", "ciab_overlay_address": "198.51.100.12/24"},
+    }
+    views = _inputs(tmp_path / "overlay", {"box1": "192.0.2.10", "box2": "192.0.2.11"}, overlay)
+    for name, node in views.items():
+        assert node["chassis_ids"]["ovn-encap-ip"] == overlay[name]["ciab_overlay_address"].split("/")[0]
+        assert {"198.51.100.11", "198.51.100.12", "192.0.2.10", "192.0.2.11"} <= set(node["node_addresses"])
+    without = _inputs(tmp_path / "plain", {"box1": "192.0.2.10"})
+    assert without["box1"]["chassis_ids"]["ovn-encap-ip"] == "192.0.2.10"
