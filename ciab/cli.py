@@ -22,6 +22,7 @@ _LAYERS_FILE = yaml.safe_load((runner.ROOT / "roles" / "ciab" / "vars" / "main.y
 LAYERS = tuple(_LAYERS_FILE["ciab_known_layers"])
 DEFAULT_LAYERS = tuple(_LAYERS_FILE["ciab_default_layers"])
 SANDBOX = "sandbox"
+SANDBOX_TWO = "sandbox-two"  # the sandbox with a second box (`ciab sandbox up --nodes 2`)
 # How `ciab conformance` counts its results (accepted: not met, and openstack_conformance_accepted says why)
 CONFORMANCE_STATUSES = ("met", "not met", "accepted", "not applicable")
 # Tempest's test sets (ciab.box.tempest's tempest_set)
@@ -444,8 +445,9 @@ def cmd_restore(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def _is_sandbox(inventory: Path) -> bool:
-    """Only this checkout's own inventories/sandbox is the local sandbox, not any directory of that name."""
-    return inventory.resolve() == (runner.ROOT / "inventories" / SANDBOX).resolve()
+    """Only this checkout's own inventories/sandbox (and sandbox-two) is the local sandbox, not any directory of that
+    name."""
+    return inventory.resolve() in {(runner.ROOT / "inventories" / name).resolve() for name in (SANDBOX, SANDBOX_TWO)}
 
 
 def _inventory_hosts(inventory: Path) -> set[str]:
@@ -454,13 +456,16 @@ def _inventory_hosts(inventory: Path) -> set[str]:
 
 
 def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
-    up = _play(args, progress, "sandbox", extravars={"ciab_sandbox_state": state})
+    nodes = getattr(args, "nodes", 1)
+    inventory = SANDBOX_TWO if nodes == 2 else SANDBOX
+    up = _play(args, progress, "sandbox", extravars={"ciab_sandbox_state": state, "ciab_sandbox_nodes": nodes})
     # What was deployed to the sandbox is recorded afresh by each `sandbox up` and forgotten by `sandbox down`.
-    smoke_passed = bool(_state(SANDBOX).get("smoke_passed"))
-    _state_file(SANDBOX).unlink(missing_ok=True)
+    smoke_passed = bool(_state(inventory).get("smoke_passed"))
+    for name in (SANDBOX, SANDBOX_TWO):  # (named as _state_file names them)
+        (runner.ROOT / ".cache" / "state" / f"{name}.yml").unlink(missing_ok=True)
     if state == "down":
         return _run_steps(progress, [("sandbox down", up)])
-    args.inventory = SANDBOX
+    args.inventory = inventory
     limit = getattr(args, "limit", None)
     smoke = {"run": limit is None or "openstack" in limit, "kept": False}
 
@@ -473,7 +478,7 @@ def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
             progress.emit(
                 "message",
                 text="verify: the smoke test is left out: it passed after the last deploy and this deploy changed "
-                "nothing (ciab -i sandbox verify runs it)",
+                f"nothing (ciab -i {inventory} verify runs it)",
             )
             kwargs = _without_smoke(kwargs)
         return runner.run("verify", inventory=args.inventory, on_event=progress.runner_event, **kwargs)
@@ -485,12 +490,12 @@ def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
         ("deploy", _play(args, progress, "site", **_layers(limit))),
         ("verify", verify),
     ]
-    conformance = _cleared(_host_files(SANDBOX, "conformance"))
+    conformance = _cleared(_host_files(inventory, "conformance"))
     code = _run_steps(progress, steps)
     _conformance_summary(progress, conformance, quiet=True)
     if code == runner.EXIT_OK:
-        _remember_layers(SANDBOX, limit, smoke_passed=smoke["run"] or smoke["kept"])
-        _summary(progress, SANDBOX, limit)
+        _remember_layers(inventory, limit, smoke_passed=smoke["run"] or smoke["kept"])
+        _summary(progress, inventory, limit)
     return code
 
 
@@ -566,6 +571,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sandbox", help=text, description=text)
     p.add_argument("action", choices=("up", "down"))
     p.add_argument("--limit", action="append", choices=LAYERS, metavar="LAYER", help=f"one of {', '.join(LAYERS)}")
+    p.add_argument(
+        "--nodes",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="boxes (up): 2 adds ciab-sandbox-2, a compute node, chassis and OSD host (inventories/sandbox-two)",
+    )
     p.set_defaults(func=cmd_sandbox)
     return parser
 

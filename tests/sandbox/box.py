@@ -28,9 +28,10 @@ UNITS = ["ceph*", "ciab-ceph-osd-activate.service", "keystone", "glance", "place
          "mariadb", "rabbitmq-server", "memcached"]  # fmt: skip
 OS_ADMIN = "openstack --os-cloud ciab-admin"
 OS_DEMO = "openstack --os-cloud ciab-demo"
-NETWORKS = yaml.safe_load((ROOT / "inventories" / "sandbox" / "group_vars" / "all.yml").read_text())[
-    "ciab_sandbox_networks"
-]
+HARDWARE = yaml.safe_load((ROOT / "inventories" / "sandbox" / "group_vars" / "all.yml").read_text())
+NETWORKS = HARDWARE["ciab_sandbox_networks"]
+# the box's address on the overlay network, in CIDR form (its ciab_overlay_address)
+OVERLAY = f"{HARDWARE['ciab_sandbox_overlay_address']}/{NETWORKS['overlay']['subnet'].split('/')[1]}"
 
 
 def dashboard():

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import yaml
-from box import BOX, CEPH_SECRETS, NETWORKS, UNITS, VENVS, ciab, plan, results
+from box import BOX, CEPH_SECRETS, OVERLAY, UNITS, VENVS, ciab, plan, results
 
 from ciab import runner
 
@@ -49,10 +49,7 @@ def test_destroy_removes_every_layer(host, destroyed):
     # the guests' libvirt and the provider bridge went with their packages: nothing holds the provider NIC
     assert host.run("ovs-vsctl show").rc != 0
     # the overlay NIC has its address back, as before the deploy
-    overlay = NETWORKS["overlay"]
-    assert host.check_output("ip -4 -o addr show dev eth2").split()[3] == (
-        f"{overlay['box_address']}/{overlay['subnet'].split('/')[1]}"
-    )
+    assert host.check_output("ip -4 -o addr show dev eth2").split()[3] == OVERLAY
 
 
 def test_only_the_planned_osd_devices_were_zapped_and_they_read_blank(host, destroyed):

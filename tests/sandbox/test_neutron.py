@@ -7,7 +7,7 @@ import ipaddress
 import json
 
 import pytest
-from box import BOX, NETWORKS, plan
+from box import BOX, NETWORKS, OVERLAY, plan
 from units import running_unit_user
 from waiting import wait_for
 
@@ -47,18 +47,18 @@ def test_tunnels_start_from_the_overlay_nic_on_an_ovs_bridge(host):
     container's restart (test_ceph.py restarted it: Docker put the address back on eth2, ciab-overlay.service moved
     it again when Open vSwitch started). The unit puts a lost address back; the firewall filters the bridge and
     knows the address as a node's."""
-    overlay = NETWORKS["overlay"]
-    address = f"{overlay['box_address']}/{overlay['subnet'].split('/')[1]}"
+    address, gateway = OVERLAY, NETWORKS["overlay"]["gateway"]
+    ip = address.split("/")[0]
     assert host.check_output("ovs-vsctl get bridge br-overlay datapath_type") == "netdev"
     assert host.check_output("ovs-vsctl list-ports br-overlay").split() == ["eth2"]
     mac = host.check_output("cat /sys/class/net/eth2/address")
     assert host.check_output("cat /sys/class/net/br-overlay/address") == mac
     assert host.check_output("ip -4 -o addr show dev eth2") == ""
     assert host.check_output("ip -4 -o addr show dev br-overlay").split()[3] == address
-    assert host.check_output("ovs-vsctl get open . external_ids:ovn-encap-ip").strip('"') == overlay["box_address"]
+    assert host.check_output("ovs-vsctl get open . external_ids:ovn-encap-ip").strip('"') == ip
     encaps = host.check_output(f"ovn-sbctl --bare --columns ip find Encap chassis_name={BOX}").split()
-    assert encaps == [overlay["box_address"]]
-    assert host.run(f"ping -c 1 -W 2 -I br-overlay {overlay['gateway']}").rc == 0
+    assert encaps == [ip]
+    assert host.run(f"ping -c 1 -W 2 -I br-overlay {gateway}").rc == 0
     unit = host.service("ciab-overlay")
     assert unit.is_enabled and unit.is_running
     assert host.check_output("systemctl show -P PartOf ciab-overlay") == "ovs-vswitchd.service"
@@ -69,7 +69,7 @@ def test_tunnels_start_from_the_overlay_nic_on_an_ovs_bridge(host):
         host.run(f"ip addr replace {address} dev br-overlay")
     assert host.check_output("ip -4 -o addr show dev br-overlay").split()[3] == address
     ruleset = host.check_output("nft list table inet ciab")
-    assert '"br-overlay"' in ruleset and overlay["box_address"] in ruleset
+    assert '"br-overlay"' in ruleset and ip in ruleset
 
 
 def test_ovn_databases_listen_on_loopback_and_the_southbound_over_ssl_for_the_nodes(host):

@@ -399,3 +399,32 @@ def test_restore_runs_the_restore_playbook_and_records_the_layers(monkeypatch, t
     assert cli.main(["-i", str(inv), "restore", str(archive)], out=io.StringIO()) == runner.EXIT_OK
     assert [(p, k["extravars"]) for p, k in calls] == [("restore", {"ciab_restore_archive": str(archive)})] * 2
     assert cli._state_file(str(inv)).exists() and cli._deployed_layers(str(inv)) is None
+
+
+def test_sandbox_up_with_two_nodes_deploys_the_two_box_inventory(monkeypatch, tmp_path):
+    """`sandbox up --nodes 2` makes both boxes (ciab_sandbox_nodes=2) and runs discover -> plan -> deploy -> verify
+    against inventories/sandbox-two; `down` removes both (the playbook's down state) and forgets both states."""
+    monkeypatch.setattr(runner, "ROOT", tmp_path)
+    for name in ("sandbox", "sandbox-two"):
+        (tmp_path / "inventories" / name).mkdir(parents=True)
+    monkeypatch.setattr(cli, "_summary", lambda *a: None)
+    calls = []
+
+    def fake_run(playbook, **kw):
+        calls.append((playbook, kw.get("inventory"), kw.get("extravars", {})))
+        return runner.RunResult(playbook, "successful", 0, 0.1, stats={})
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    assert cli.main(["sandbox", "up", "--nodes", "2"], out=io.StringIO()) == runner.EXIT_OK
+    assert calls[0][0] == "sandbox" and calls[0][2] == {"ciab_sandbox_state": "up", "ciab_sandbox_nodes": 2}
+    assert [(playbook, inventory) for playbook, inventory, _ in calls[1:]] == [
+        ("plan", "sandbox-two"), ("plan", "sandbox-two"), ("site", "sandbox-two"), ("verify", "sandbox-two"),
+    ]  # fmt: skip
+    assert cli._state_file("sandbox-two").is_file()
+    assert cli._is_sandbox(tmp_path / "inventories" / "sandbox-two")
+    calls.clear()
+    assert cli.main(["sandbox", "down"], out=io.StringIO()) == runner.EXIT_OK
+    assert [(playbook, extravars["ciab_sandbox_state"]) for playbook, _, extravars in calls] == [("sandbox", "down")]
+    assert not cli._state_file("sandbox-two").exists()
+    with pytest.raises(SystemExit):
+        cli.main(["sandbox", "up", "--nodes", "3"], out=io.StringIO())
