@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import shlex
 import signal
 import ssl
 import subprocess
@@ -89,3 +90,63 @@ def run_killed(playbook, task, on, **extravars):
     output = "".join(lines)
     assert proc.returncode == -signal.SIGKILL, f"the run ended before {task} {on}:\n{output[-3000:]}"
     return output
+
+
+# The nodes' TLS ports (RabbitMQ 5671, OVN's southbound 6642; test_openstack, tests/two_node): a probe run on a box that
+# sends the protocol's first bytes over TLS, with the node certificate or without one.
+NODE_TLS_DIR = "/etc/ciab/node-tls"
+NODE_TLS = {"ca": f"{NODE_TLS_DIR}/ca.crt", "crt": f"{NODE_TLS_DIR}/node.crt", "key": f"{NODE_TLS_DIR}/node.key"}
+TLS_PROBE = (
+    "import socket, ssl, sys\n"
+    "address, port, hello = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3])\n"
+    "context = ssl.create_default_context(cafile=sys.argv[4])\n"
+    "if len(sys.argv) > 5:\n"
+    "    context.load_cert_chain(sys.argv[5], sys.argv[6])\n"
+    "try:\n"
+    "    with context.wrap_socket(socket.create_connection((address, port), timeout=10),\n"
+    "                             server_hostname=address) as tls:\n"
+    "        tls.sendall(hello)\n"
+    "        answer = tls.recv(200)\n"
+    "        print('ANSWERED' if answer else 'CLOSED', tls.version(), answer.hex())\n"
+    "except OSError as e:\n"
+    "    print('REFUSED', type(e).__name__, e)\n"
+)
+# what the client sends first: AMQP 0-9-1's protocol header, an OVSDB request
+HELLO = {5671: b"AMQP\x00\x00\x09\x01".hex(), 6642: b'{"method":"list_dbs","params":[],"id":0}'.hex()}
+
+
+def tls_probe(host, address, port, with_certificate):
+    """ANSWERED/CLOSED/REFUSED, the TLS version and the answer (hex) of ADDRESS:PORT, as HOST sees it."""
+    probe = f"python3 -c {shlex.quote(TLS_PROBE)} {address} {port} {HELLO[port]} {NODE_TLS['ca']}"
+    return host.check_output(f"{probe} {NODE_TLS['crt']} {NODE_TLS['key']}" if with_certificate else probe)
+
+
+# Every TCP port of an address that answers, as seen from outside the box (test_exposure, tests/two_node).
+SCAN = r"""
+import asyncio, json, sys
+async def probe(sem, host, port, found):
+    async with sem:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.5)
+            found.append(port)
+            writer.close()
+        except Exception:
+            pass
+async def main(host):
+    sem, found = asyncio.Semaphore(3000), []
+    await asyncio.gather(*(probe(sem, host, port, found) for port in range(1, 65536)))
+    print(json.dumps(sorted(found)))
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def outside(*argv, timeout=300):
+    """A command in a throwaway container of the sandbox's image on its management network (not a node)."""
+    image = subprocess.run(
+        ["docker", "inspect", "-f", "{{.Config.Image}}", BOX], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return subprocess.run(
+        ["docker", "run", "--rm", "--network", NETWORKS["management"]["name"], "--entrypoint", argv[0], image,
+         *argv[1:]],
+        check=False, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip

@@ -11,41 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from box import BOX, NETWORKS, OPENSTACK_SECRETS, ROOT, plan
+from box import BOX, NETWORKS, OPENSTACK_SECRETS, ROOT, SCAN, outside, plan
 
 from ciab import runner
 
 # What anyone on the management network may reach on the sandbox (one node, every default layer; no sshd in the
 # sandbox, so SSH's open port has nothing behind it; Kubernetes is skipped without its artifacts).
 PUBLIC = {443, 5000, 6080, 7480, 8080, 8774, 8776, 8778, 9292, 9311, 9696, 9876}
-SCAN = r"""
-import asyncio, json, sys
-async def probe(sem, host, port, found):
-    async with sem:
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.5)
-            found.append(port)
-            writer.close()
-        except Exception:
-            pass
-async def main(host):
-    sem, found = asyncio.Semaphore(3000), []
-    await asyncio.gather(*(probe(sem, host, port, found) for port in range(1, 65536)))
-    print(json.dumps(sorted(found)))
-asyncio.run(main(sys.argv[1]))
-"""
-
-
-def outside(*argv, timeout=300):
-    """A command in a throwaway container of the sandbox's image on its management network (not a node)."""
-    image = subprocess.run(
-        ["docker", "inspect", "-f", "{{.Config.Image}}", BOX], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return subprocess.run(
-        ["docker", "run", "--rm", "--network", NETWORKS["management"]["name"], "--entrypoint", argv[0], image,
-         *argv[1:]],
-        check=False, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

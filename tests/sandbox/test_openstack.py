@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 import yaml
-from box import BOX, CLIENT, OPENSTACK_SECRETS, OS_ADMIN, ROOT, VENVS
+from box import BOX, CLIENT, HELLO, NODE_TLS, OPENSTACK_SECRETS, OS_ADMIN, ROOT, VENVS, tls_probe
 from units import running_unit_pid
 from waiting import wait_for
 
@@ -199,38 +199,16 @@ def test_backends_on_loopback_and_the_apis_on_the_internal_address(host, address
 # The other nodes' way in (with one controller the backends are on loopback): RabbitMQ's TLS port and OVN's
 # southbound pssl on the node's address, both with the node certificate of the box's CA and refusing a client without
 # one. On the box itself (the firewall lets only the nodes reach them: test_exposure).
-NODE_TLS_DIR = "/etc/ciab/node-tls"
-NODE_TLS = {"ca": f"{NODE_TLS_DIR}/ca.crt", "crt": f"{NODE_TLS_DIR}/node.crt", "key": f"{NODE_TLS_DIR}/node.key"}
-TLS_PROBE = (
-    "import socket, ssl, sys\n"
-    "address, port, hello = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3])\n"
-    "context = ssl.create_default_context(cafile=sys.argv[4])\n"
-    "if len(sys.argv) > 5:\n"
-    "    context.load_cert_chain(sys.argv[5], sys.argv[6])\n"
-    "try:\n"
-    "    with context.wrap_socket(socket.create_connection((address, port), timeout=10),\n"
-    "                             server_hostname=address) as tls:\n"
-    "        tls.sendall(hello)\n"
-    "        answer = tls.recv(200)\n"
-    "        print('ANSWERED' if answer else 'CLOSED', tls.version(), answer.hex())\n"
-    "except OSError as e:\n"
-    "    print('REFUSED', type(e).__name__, e)\n"
-)
-# what the client sends first: AMQP 0-9-1's protocol header, an OVSDB request
-HELLO = {5671: b"AMQP\x00\x00\x09\x01".hex(), 6642: b'{"method":"list_dbs","params":[],"id":0}'.hex()}
-
-
 @pytest.mark.parametrize("port", sorted(HELLO))
 def test_the_nodes_tls_ports_answer_a_node_certificate_only(host, address, port):
-    probe = f"python3 -c {shlex.quote(TLS_PROBE)} {address} {port} {HELLO[port]} {NODE_TLS['ca']}"
-    with_cert = host.check_output(f"{probe} {NODE_TLS['crt']} {NODE_TLS['key']}")
+    with_cert = tls_probe(host, address, port, with_certificate=True)
     assert with_cert.startswith("ANSWERED TLSv1.3"), with_cert
     answer = bytes.fromhex(with_cert.split()[2])
     if port == 5671:  # a method frame on channel 0: connection.start (class 10, method 10)
         assert answer[:3] == b"\x01\x00\x00" and answer[7:11] == b"\x00\x0a\x00\x0a", answer
     else:
         assert b"OVN_Southbound" in answer, answer
-    without = host.check_output(probe)
+    without = tls_probe(host, address, port, with_certificate=False)
     assert without.startswith(("REFUSED", "CLOSED")), without
 
 

@@ -12,11 +12,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "tests" / "sandbox"))
 sys.path.insert(0, str(HERE.parents[1] / "molecule" / "shared"))
 
-from box import BOX, UNITS, ciab, results  # noqa: E402
+from box import BOX, HARDWARE, UNITS, ciab, results  # noqa: E402
 
 from ciab import runner  # noqa: E402
 
-SECOND = "ciab-sandbox-2"
+SECOND = HARDWARE["ciab_sandbox_second"]["name"]
 # What node 1's services read at start: none of it may change when a node joins (only the firewall's set of nodes).
 CONFIGS = ("/etc/keystone /etc/glance /etc/placement /etc/barbican /etc/cinder /etc/neutron /etc/nova /etc/octavia "
            "/etc/ceph/ceph.conf /etc/mysql/mariadb.conf.d/99-ciab.cnf /etc/rabbitmq /etc/memcached.conf")  # fmt: skip

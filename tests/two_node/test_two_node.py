@@ -7,12 +7,13 @@ attaches a Ceph volume. In the order written (the re-run last)."""
 import json
 from pathlib import Path
 
-from box import BOX, NETWORKS, OS_ADMIN, ciab, results
+import yaml
+from box import BOX, HARDWARE, NETWORKS, OS_ADMIN, ROOT, SCAN, ciab, outside, results, tls_probe
 from conftest import SECOND
 
 from ciab import runner
 
-OVERLAY = {BOX: "172.31.242.11", SECOND: "172.31.242.12"}
+OVERLAY = {BOX: HARDWARE["ciab_sandbox_overlay_address"], SECOND: HARDWARE["ciab_sandbox_second"]["overlay_address"]}
 
 
 def test_the_join_restarted_nothing_on_node_1_and_changed_none_of_its_files(joined, node1):
@@ -49,17 +50,25 @@ def test_node_2_reaches_the_controller_over_mutual_tls_only(node1, node2):
     node2_address = node2.check_output("ip -4 route get 1.1.1.1").split("src ")[1].split()[0]
     assert any(node2_address in line and "true" in line for line in connections.splitlines()), connections
     controller = remote.split(":")[1]
-    for port in (5671, 6642):  # without a node certificate: the handshake is refused
-        probe = node2.run(f"timeout 10 openssl s_client -connect {controller}:{port} -brief </dev/null")
-        assert "CERTIFICATE_REQUIRED" in probe.stderr + probe.stdout or probe.rc != 0, probe.stderr
+    for port in (5671, 6642):  # with node 2's certificate they answer, without one they refuse
+        assert tls_probe(node2, controller, port, with_certificate=True).startswith("ANSWERED TLSv1.3")
+        assert tls_probe(node2, controller, port, with_certificate=False).startswith(("REFUSED", "CLOSED"))
     for port in (5672, 3306, 11211, 6641):  # the controller's backends stay on loopback
         assert node2.run(f"timeout 5 bash -c '</dev/tcp/{controller}/{port}'").rc != 0, port
+
+
+def tunnel_packets(node):
+    """The packets node 2's Geneve port to node 1 sent and received (OVS's statistics; node 1 is its only peer)."""
+    out = node.check_output("ovs-vsctl --format=json --columns=options,statistics find Interface type=geneve")
+    [(options, statistics)] = json.loads(out)["data"]
+    assert dict(options[1])["remote_ip"] == OVERLAY[BOX], options
+    return dict(statistics[1])
 
 
 def test_a_server_on_node_2_reaches_the_external_network_over_geneve_with_a_volume(node1, node2):
     """node 1's nova-compute is disabled while the smoke test runs, so the server lands on node 2; its router's
     gateway is on node 1, so the answer of the external gateway crossed Geneve both ways."""
-    tx = [int(node2.check_output(f"cat /sys/class/net/br-overlay/statistics/{d}_packets")) for d in ("tx", "rx")]
+    before = tunnel_packets(node2)
     node1.check_output(f"{OS_ADMIN} compute service set --disable {BOX} nova-compute")
     try:
         code, events = ciab("-i", "sandbox-two", "verify", "--limit", "openstack")
@@ -70,10 +79,8 @@ def test_a_server_on_node_2_reaches_the_external_network_over_geneve_with_a_volu
     assert "Smoke | the guest got its DHCP address, reached its router and the external gateway, sees the volume" in (
         passed
     )
-    after = [int(node2.check_output(f"cat /sys/class/net/br-overlay/statistics/{d}_packets")) for d in ("tx", "rx")]
-    assert after[0] > tx[0] and after[1] > tx[1]
-    tunnels = node2.check_output("ovs-vsctl --bare --columns options find Interface type=geneve")
-    assert f"remote_ip={OVERLAY[BOX]}" in tunnels.replace('"', "")
+    after = tunnel_packets(node2)
+    assert after["tx_packets"] > before["tx_packets"] and after["rx_packets"] > before["rx_packets"], (before, after)
     [verify] = [e for e in events if e["event"] == "result"]
     said = [
         json.loads(path.read_text())["event_data"]["res"]["msg"]
@@ -81,6 +88,23 @@ def test_a_server_on_node_2_reaches_the_external_network_over_geneve_with_a_volu
         if '"Smoke | what the guest printed"' in path.read_text() and '"runner_on_ok"' in path.read_text()
     ]
     assert f"ciab-guest: {NETWORKS['provider']['gateway']} answers" in str(said), said
+
+
+def test_node_2_has_no_port_open_to_the_management_network(node2):
+    """A scan from a container on the management network (not a node): node 2 runs no API or dashboard, and its
+    Ceph OSD and guests' consoles are for the box's nodes only."""
+    address = yaml.safe_load((ROOT / ".cache" / "plan" / f"{SECOND}.yml").read_text())["ip"]["management"]["address"]
+    scan = outside("python3", "-c", SCAN, address)
+    assert scan.returncode == 0, scan.stderr
+    assert json.loads(scan.stdout) == []
+
+
+def test_a_sandbox_of_one_box_is_refused_while_the_second_exists(node2):
+    code, events = ciab("sandbox", "up")
+    assert code == runner.EXIT_USAGE
+    [error] = [f["msg"] for r in results(events) for f in r["failures"]]
+    assert "the sandbox has a second box, ciab-sandbox-2" in error and "--nodes 2" in error
+    assert node2.service("nova-compute").is_running
 
 
 def test_a_second_run_changes_nothing(node1):
