@@ -52,6 +52,12 @@ def plan():
     return yaml.safe_load(PLAN.read_text())
 
 
+def purge():
+    """No sandbox and no disk files: what an earlier run left must not be adopted."""
+    result = runner.run("sandbox", extravars={"ciab_sandbox_state": "down", "ciab_sandbox_keep_disks": False})
+    assert result.ok, result.failures
+
+
 def ciab(*argv):
     """Run the ciab CLI in-process with --json; returns (exit code, events)."""
     out = io.StringIO()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import testinfra
-from box import BOX, UNITS, ciab, results
+from box import BOX, UNITS, ciab, purge, results
 
 from ciab import runner
 
@@ -29,12 +29,6 @@ def pytest_collection_modifyitems(items):
     if unlisted:
         raise pytest.UsageError(f"tests/sandbox/conftest.py: add {', '.join(unlisted)} to ORDER (before test_restore)")
     items.sort(key=lambda item: ORDER.index(Path(item.fspath).stem))
-
-
-def purge():
-    """No sandbox and no disk files: what an earlier run left must not be adopted."""
-    result = runner.run("sandbox", extravars={"ciab_sandbox_state": "down", "ciab_sandbox_keep_disks": False})
-    assert result.ok, result.failures
 
 
 @pytest.fixture(scope="session")

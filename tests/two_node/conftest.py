@@ -12,7 +12,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "tests" / "sandbox"))
 sys.path.insert(0, str(HERE.parents[1] / "molecule" / "shared"))
 
-from box import BOX, HARDWARE, UNITS, ciab, results  # noqa: E402
+from box import BOX, HARDWARE, UNITS, ciab, purge, results  # noqa: E402
 
 from ciab import runner  # noqa: E402
 
@@ -37,11 +37,6 @@ def configs(host):
     """sha256 of every file node 1's services read (by path)."""
     out = host.check_output(f"find {CONFIGS} -type f -exec sha256sum {{}} + 2>/dev/null || true")
     return {line.split()[1]: line.split()[0] for line in out.splitlines()}
-
-
-def purge():
-    result = runner.run("sandbox", extravars={"ciab_sandbox_state": "down", "ciab_sandbox_keep_disks": False})
-    assert result.ok, result.failures
 
 
 @pytest.fixture(scope="session")
