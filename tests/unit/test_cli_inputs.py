@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -259,6 +260,16 @@ def test_role_inputs_out_of_range_are_a_bad_input(offline, monkeypatch, host, me
     code, text = ciab("-i", offline({"testbox": host}), "deploy")
     assert code == runner.EXIT_USAGE
     assert bad_input(text).startswith(message)
+
+
+def test_several_openstack_controllers_are_a_bad_input(offline):
+    inv = Path(offline({"box1": {}, "box2": {}}))
+    hosts = yaml.safe_load(inv.read_text())
+    hosts["all"]["children"] = {"openstack_controllers": {"hosts": {"box1": None, "box2": None}}}
+    inv.write_text(yaml.safe_dump(hosts))
+    result = runner.run(str(PLAYBOOKS / "validate.yml"), inventory=inv)
+    assert result.exit_code == runner.EXIT_USAGE
+    assert result.failures[0].msg.startswith("the group openstack_controllers names box1, box2: a box has one")
 
 
 def test_role_inputs_from_extra_vars_are_checked_and_good_ones_pass(offline):
