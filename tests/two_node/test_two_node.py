@@ -31,6 +31,11 @@ def test_node_2_is_a_compute_node_chassis_and_osd_host_only(node1, node2):
     [host2] = [n for n in tree if n["type"] == "host" and n["name"] == SECOND]
     osds = {n["id"]: n for n in tree if n["type"] == "osd"}
     assert host2["children"] and all(osds[i]["status"] == "up" for i in host2["children"])
+    # the pools moved to the host failure domain at runtime: two copies, one on each node
+    rules = {r["rule_id"]: r["rule_name"] for r in json.loads(node1.check_output("ceph osd crush rule dump -f json"))}
+    pools = json.loads(node1.check_output("ceph osd pool ls detail -f json"))
+    assert {(rules[p["crush_rule"]], p["size"]) for p in pools} == {("ciab_replicated_host", 2)}
+    assert node1.check_output("ceph health") == "HEALTH_OK"
     services = json.loads(node1.check_output(f"{OS_ADMIN} compute service list --service nova-compute -f json"))
     assert {(s["Host"], s["State"]) for s in services} == {(BOX, "up"), (SECOND, "up")}
     for unit in ("mariadb", "rabbitmq-server", "memcached", "ovn-northd", "nginx", "keystone", "nova-api"):
