@@ -31,9 +31,7 @@ APIS = {
     "neutron-api": (9696, "neutron"),
 }
 # uwsgi workers per API as the sandbox's inventory sets them
-NODE_VARS = yaml.safe_load((ROOT / "inventories" / "sandbox" / "hosts.yml").read_text())["all"]["children"][
-    "ciab_nodes"
-]["vars"]
+NODE_VARS = yaml.safe_load((ROOT / "inventories" / "sandbox" / "group_vars" / "ciab_nodes.yml").read_text())
 
 
 def sdk(host, code):
