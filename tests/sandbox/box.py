@@ -6,12 +6,15 @@ import os
 import shlex
 import signal
 import ssl
+import struct
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import websocket
 import yaml
 
 from ciab import cli, runner
@@ -125,6 +128,96 @@ def tls_probe(host, address, port, with_certificate):
     """ANSWERED/CLOSED/REFUSED, the TLS version and the answer (hex) of ADDRESS:PORT, as HOST sees it."""
     probe = f"python3 -c {shlex.quote(TLS_PROBE)} {address} {port} {HELLO[port]} {NODE_TLS['ca']}"
     return host.check_output(f"{probe} {NODE_TLS['crt']} {NODE_TLS['key']}" if with_certificate else probe)
+
+
+# A guest's VNC server (QEMU's, port 5900 + display; test_nova, tests/two_node): a probe run on a box that speaks RFB
+# as a plain client would (RFB 3.8: the security types offered) and then, if VeNCrypt (19) is offered, asks for its
+# X509None subtype (260, what nova's console proxy uses) and makes the TLS session, with the node certificate or
+# without one. Prints JSON: the types, the subtypes, whether the subtype was accepted, the security result (hex; empty
+# when the server ended the session) or the TLS error.
+VNC_PROBE = (
+    "import json, socket, ssl, struct, sys\n"
+    "address, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+    "vnc = socket.create_connection((address, port), timeout=10)\n"
+    "def read(size):\n"
+    "    data = b''\n"
+    "    while len(data) < size:\n"
+    "        chunk = vnc.recv(size - len(data))\n"
+    "        if not chunk:\n"
+    "            raise EOFError(data)\n"
+    "        data += chunk\n"
+    "    return data\n"
+    "seen = {'version': read(12).decode()}\n"
+    "vnc.sendall(b'RFB 003.008\\n')\n"
+    "seen['types'] = list(read(read(1)[0]))\n"
+    "if seen['types'] == [19]:\n"
+    "    vnc.sendall(b'\\x13')\n"
+    "    seen['vencrypt'] = list(read(2))\n"
+    "    vnc.sendall(b'\\x00\\x02')\n"
+    "    read(1)\n"
+    "    count = read(1)[0]\n"
+    "    seen['subtypes'] = list(struct.unpack(f'!{count}I', read(4 * count)))\n"
+    "    vnc.sendall(struct.pack('!I', 260))\n"
+    "    seen['accepted'] = read(1)[0]\n"
+    "    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
+    "    context.check_hostname = False\n"
+    "    context.load_verify_locations(ca)\n"
+    "    if len(sys.argv) > 4:\n"
+    "        context.load_cert_chain(sys.argv[4], sys.argv[5])\n"
+    "    try:\n"
+    "        tls = context.wrap_socket(vnc)\n"
+    "        seen['tls'] = tls.version()\n"
+    "        seen['result'] = tls.recv(4).hex()\n"
+    "    except OSError as e:\n"
+    "        seen['error'] = f'{type(e).__name__}: {e}'\n"
+    "print(json.dumps(seen))\n"
+)
+
+
+def vnc_probe(host, address, port, with_certificate):
+    """What a client sees of the guest's VNC server at ADDRESS:PORT, from HOST (VNC_PROBE's JSON)."""
+    probe = f"python3 -c {shlex.quote(VNC_PROBE)} {address} {port} {NODE_TLS['ca']}"
+    return json.loads(host.check_output(f"{probe} {NODE_TLS['crt']} {NODE_TLS['key']}" if with_certificate else probe))
+
+
+def console_session(host, server_id):
+    """The server's console URL is the TLS front end (6080); through it, a websocket with the URL's token is an RFB
+    session with the guest's VNC server: the proxy offers the browser no security type but None (it made the VeNCrypt
+    session with the guest's VNC server itself), then the guest's security result and its ServerInit follow (the
+    desktop's size and name)."""
+    url = json.loads(host.check_output(f"{OS_DEMO} console url show --novnc -f json {server_id}"))["url"]
+    where = urllib.parse.urlsplit(url)
+    assert where.scheme == "https" and where.port == 6080, url
+    token = urllib.parse.parse_qs(urllib.parse.parse_qs(where.query)["path"][0].lstrip("?"))["token"][0]
+    socket = websocket.create_connection(
+        f"wss://{where.netloc}/?token={token}",
+        sslopt={"ca_certs": str(OPENSTACK_SECRETS / "pki" / "ca.crt")},
+        subprotocols=["binary"],
+        origin=f"https://{where.netloc}",
+        timeout=30,
+    )
+    received = bytearray()
+
+    def read(size):
+        while len(received) < size:
+            received.extend(socket.recv())
+        data = bytes(received[:size])
+        del received[:size]
+        return data
+
+    try:
+        session = {"version": read(12)}
+        socket.send_binary(b"RFB 003.008\n")
+        session["types"] = list(read(read(1)[0]))
+        socket.send_binary(b"\x01")  # None
+        session["result"] = read(4)
+        socket.send_binary(b"\x01")  # ClientInit, shared
+        width, height = struct.unpack("!HH", read(4))
+        read(16)  # the pixel format
+        session.update(size=(width, height), name=read(struct.unpack("!I", read(4))[0]).decode())
+    finally:
+        socket.close()
+    return session
 
 
 # Every TCP port of an address that answers, as seen from outside the box (test_exposure, tests/two_node).

@@ -15,8 +15,8 @@ from ciab import runner
 # What stays installed: nginx (without the box's sites) and the base layer's own services.
 KEPT_UNITS = {"nginx.service"}
 GONE_PATHS = ["/etc/ceph", "/var/lib/ceph", VENVS, "/var/lib/mysql", "/var/lib/rabbitmq", "/var/lib/ovn",
-              "/etc/keystone", "/etc/nova", "/etc/ciab/tls", "/etc/ciab/node-tls", "/etc/openstack",
-              "/etc/systemd/system/keystone.service", "/usr/local/bin/openstack",
+              "/etc/keystone", "/etc/nova", "/etc/ciab/tls", "/etc/ciab/node-tls", "/etc/pki/libvirt-vnc",
+              "/etc/openstack", "/etc/systemd/system/keystone.service", "/usr/local/bin/openstack",
               "/etc/systemd/system/ciab-overlay.service", "/usr/local/sbin/ciab-overlay"]  # fmt: skip
 PURGED = ["ceph-mon", "ceph-osd", "radosgw", "mariadb-server", "rabbitmq-server", "memcached", "ovn-central",
           "openvswitch-switch", "libvirt-daemon-system"]  # fmt: skip

@@ -3,18 +3,13 @@
 The boot of a server with an attached volume is the smoke test of playbooks/verify.yml (`sandbox up`: test_sandbox.py).
 """
 
-import base64
 import json
-import os
 import shlex
-import socket
-import ssl
 import time
-import urllib.parse
 import uuid
 
 import pytest
-from box import BOX, CLIENT, OPENSTACK_SECRETS, OS_DEMO
+from box import BOX, CLIENT, OS_DEMO, console_session, vnc_probe
 from units import running_unit_user
 
 OS = "openstack --os-cloud ciab-admin"
@@ -95,57 +90,55 @@ def test_units_run_as_nova_and_are_enabled(host, unit):
     assert running_unit_user(host, unit) == "nova"
 
 
-def console_speaks_rfb(host, server_id):
-    """The server's console URL is the TLS front end (6080); through it, a websocket with the URL's token reaches
-    the guest's VNC server: its first frame is the RFB greeting."""
-    url = json.loads(host.check_output(f"{OS_DEMO} console url show --novnc -f json {server_id}"))["url"]
-    where = urllib.parse.urlsplit(url)
-    assert where.scheme == "https" and where.port == 6080, url
-    token = urllib.parse.parse_qs(urllib.parse.parse_qs(where.query)["path"][0].lstrip("?"))["token"][0]
-    context = ssl.create_default_context(cafile=str(OPENSTACK_SECRETS / "pki" / "ca.crt"))
-    key = base64.b64encode(os.urandom(16)).decode()
-    with (
-        socket.create_connection((where.hostname, where.port), timeout=30) as raw,
-        context.wrap_socket(raw, server_hostname=where.hostname) as tls,
-    ):
-        tls.sendall(
-            f"GET /?token={token} HTTP/1.1\r\nHost: {where.netloc}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Protocol: binary\r\nOrigin: https://{where.netloc}\r\n\r\n".encode()
-        )
-        answer = b""
-        while b"RFB " not in answer and len(answer) < 4096:
-            chunk = tls.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
-    assert answer.startswith(b"HTTP/1.1 101"), answer[:300]
-    return b"RFB 003." in answer
+@pytest.fixture(scope="module")
+def server(host):
+    """A member's server, deleted after the module."""
+    name = f"ciab-test-server-{uuid.uuid4().hex[:6]}"
+    boot = f"--flavor SCS-1L-1-5 --network demo-net --image ciab-guest --wait -f json {name}"
+    server_id = json.loads(host.check_output(f"{OS_DEMO} server create {boot}"))["id"]
+    yield server_id
+    host.run(f"{OS_DEMO} server delete --wait {server_id}")
 
 
-def test_server_snapshot_boots_again(host):
-    """Its console answers through the TLS console proxy. A snapshot of a server is an RBD clone of its disk in the
-    images pool (Nova's direct snapshot: nova's Ceph key may write there), not a copy of the whole disk through Glance;
-    it is an image that boots a second server."""
+def test_the_console_reaches_the_guest_through_the_proxy_by_vencrypt_only(host, server):
+    """Through the TLS console proxy a browser's session reaches the guest (its desktop's name names the libvirt domain).
+    The guest's VNC server itself offers a plain client only VeNCrypt with x509 subtypes, and ends the TLS session of a
+    client without a certificate of the box's CA; with the node certificate (what the proxy presents) it goes on."""
+    session = console_session(host, server)
+    domain = json.loads(host.check_output(f"{OS} server show -f json {server}"))["OS-EXT-SRV-ATTR:instance_name"]
+    assert session == {"version": b"RFB 003.008\n", "types": [1], "result": b"\0\0\0\0", "size": session["size"],
+                       "name": f"QEMU ({domain})"}, session  # fmt: skip
+    assert min(session["size"]) > 0
+    display = host.check_output(f"virsh vncdisplay {domain}")
+    address, number = display.rsplit(":", 1)
+    address, port = address or "127.0.0.1", 5900 + int(number)
+    assert address == "127.0.0.1"  # one node: the proxy and the guests on the same node
+    plain = vnc_probe(host, address, port, with_certificate=False)
+    assert plain["types"] == [19] and plain["vencrypt"] == [0, 2] and plain["accepted"] == 1, plain
+    assert set(plain["subtypes"]) <= {260, 261, 262}, plain  # X509None, X509Vnc, X509Plain: TLS with x509 only
+    assert plain.get("result", "") == "" or "error" in plain, plain
+    assert vnc_probe(host, address, port, with_certificate=True)["result"] == "00000000"
+
+
+def test_server_snapshot_boots_again(host, server):
+    """A snapshot of a server is an RBD clone of its disk in the images pool (Nova's direct snapshot: nova's Ceph key
+    may write there), not a copy of the whole disk through Glance; it is an image that boots a second server."""
     name = f"ciab-test-snap-{uuid.uuid4().hex[:6]}"
     boot = f"{OS_DEMO} server create --flavor SCS-1L-1-5 --network demo-net --wait -f json"
-    server_id = snap_server_id = image_id = None
+    snap_server_id = image_id = None
     try:
-        server_id = json.loads(host.check_output(f"{boot} --image ciab-guest {name}"))["id"]
-        assert console_speaks_rfb(host, server_id)
-        snapshot = host.check_output(f"{OS_DEMO} server image create --wait -f json --name {name} {server_id}")
+        snapshot = host.check_output(f"{OS_DEMO} server image create --wait -f json --name {name} {server}")
         image_id = json.loads(snapshot)["id"]
         image = json.loads(host.check_output(f"{OS_DEMO} image show -f json {image_id}"))
         assert image["status"] == "active" and image["properties"]["stores"] == "rbd", image
-        journal = host.check_output(f"journalctl --no-pager -u nova-compute --grep {server_id} --output cat")
+        journal = host.check_output(f"journalctl --no-pager -u nova-compute --grep {server} --output cat")
         assert "Took" in journal and "to snapshot the instance" in journal, journal[-2000:]
         # the messages of Nova's fallback to copying the disk through Glance
         assert "Performing standard snapshot" not in journal and "beginning image upload" not in journal, journal
         snap_server_id = json.loads(host.check_output(f"{boot} --image {image_id} {name}-2"))["id"]
         assert json.loads(host.check_output(f"{OS_DEMO} server show -f json {snap_server_id}"))["status"] == "ACTIVE"
     finally:
-        for ident in (snap_server_id, server_id):
-            if ident:
-                host.run(f"{OS_DEMO} server delete --wait {ident}")
+        if snap_server_id:
+            host.run(f"{OS_DEMO} server delete --wait {snap_server_id}")
         if image_id:
             host.run(f"{OS_DEMO} image delete {image_id}")

@@ -5,10 +5,25 @@ from the overlay bridges; a server on node 2 reaches the external network throug
 attaches a Ceph volume. In the order written (the re-run last)."""
 
 import json
+import uuid
 from pathlib import Path
 
 import yaml
-from box import BOX, HARDWARE, NETWORKS, OS_ADMIN, ROOT, SCAN, ciab, outside, results, tls_probe
+from box import (
+    BOX,
+    HARDWARE,
+    NETWORKS,
+    OS_ADMIN,
+    OS_DEMO,
+    ROOT,
+    SCAN,
+    ciab,
+    console_session,
+    outside,
+    results,
+    tls_probe,
+    vnc_probe,
+)
 from conftest import SECOND
 
 from ciab import runner
@@ -93,6 +108,33 @@ def test_a_server_on_node_2_reaches_the_external_network_over_geneve_with_a_volu
         if '"Smoke | what the guest printed"' in path.read_text() and '"runner_on_ok"' in path.read_text()
     ]
     assert f"ciab-guest: {NETWORKS['provider']['gateway']} answers" in str(said), said
+
+
+def test_the_console_of_a_server_on_node_2_crosses_between_the_nodes_by_vencrypt_only(node1, node2):
+    """The console proxy on node 1 reaches the VNC server of a guest on node 2 over TLS, each side with its node
+    certificate (VeNCrypt, x509): a browser's session through the proxy reaches the guest. Node 1 (a node: the firewall
+    lets it reach 5900-5999) is offered only VeNCrypt there and refused without a certificate."""
+    name = f"ciab-test-console-{uuid.uuid4().hex[:6]}"
+    boot = f"--flavor SCS-1L-1-5 --network demo-net --image ciab-guest --wait -f json {name}"
+    node1.check_output(f"{OS_ADMIN} compute service set --disable {BOX} nova-compute")
+    try:
+        server = json.loads(node1.check_output(f"{OS_DEMO} server create {boot}"))["id"]
+    finally:
+        node1.check_output(f"{OS_ADMIN} compute service set --enable {BOX} nova-compute")
+    try:
+        shown = json.loads(node1.check_output(f"{OS_ADMIN} server show -f json {server}"))
+        assert shown["OS-EXT-SRV-ATTR:host"] == SECOND, shown
+        domain = shown["OS-EXT-SRV-ATTR:instance_name"]
+        session = console_session(node1, server)
+        assert (session["types"], session["result"], session["name"]) == ([1], b"\0\0\0\0", f"QEMU ({domain})"), session
+        address, number = node2.check_output(f"virsh vncdisplay {domain}").rsplit(":", 1)
+        assert address == node2.check_output("ip -4 route get 1.1.1.1").split("src ")[1].split()[0]
+        port = 5900 + int(number)
+        plain = vnc_probe(node1, address, port, with_certificate=False)
+        assert plain["types"] == [19] and plain.get("result", "") == "", plain
+        assert vnc_probe(node1, address, port, with_certificate=True)["result"] == "00000000"
+    finally:
+        node1.run(f"{OS_DEMO} server delete --wait {server}")
 
 
 def test_node_2_has_no_port_open_to_the_management_network(node2):

@@ -62,6 +62,11 @@ def test_one_controller_keeps_its_backends_on_loopback_and_offers_the_nodes_tls(
     assert node1["openstack_backend_address"] == "127.0.0.1"
     assert node1["openstack_memcached_servers"] == ["127.0.0.1:11211"]
     assert node1["nova_vnc_address"] == "127.0.0.1"
+    # the console proxy reaches the guests' VNC servers (here and on node 2) by VeNCrypt with the node certificate
+    assert {k: v for k, v in node1["nova_config"]["vnc"].items() if k.startswith(("auth", "vencrypt"))} == {
+        "auth_schemes": "vencrypt", "vencrypt_client_key": "/etc/nova/node.key",
+        "vencrypt_client_cert": "/etc/ciab/node-tls/node.crt", "vencrypt_ca_certs": "/etc/ciab/node-tls/ca.crt",
+    }  # fmt: skip
     southbound = next(listener for listener in node1["ovn_listeners"] if listener["ctl"] == "ovn-sbctl")
     assert southbound["args"] == ["ptcp:6642:127.0.0.1", "role=ovn-controller", "pssl:6642:192.0.2.10"]
 
