@@ -255,8 +255,13 @@ def _layers(limit: list[str] | None) -> dict[str, Any]:
     return {"tags": limit, "extravars": {"ciab_layers": limit}} if limit else {}
 
 
+def _state_path(name: str) -> Path:
+    """Where what was deployed to the inventory of that name is recorded."""
+    return runner.ROOT / ".cache" / "state" / f"{name}.yml"
+
+
 def _state_file(inventory: str) -> Path:
-    return runner.ROOT / ".cache" / "state" / f"{runner.inventory_path(inventory).name}.yml"
+    return _state_path(runner.inventory_path(inventory).name)
 
 
 def _state(inventory: str) -> dict[str, Any]:
@@ -461,8 +466,8 @@ def _sandbox(args: argparse.Namespace, progress: Progress, state: str) -> int:
     up = _play(args, progress, "sandbox", extravars={"ciab_sandbox_state": state, "ciab_sandbox_nodes": nodes})
     # What was deployed to the sandbox is recorded afresh by each `sandbox up` and forgotten by `sandbox down`.
     smoke_passed = bool(_state(inventory).get("smoke_passed"))
-    for name in (SANDBOX, SANDBOX_TWO):  # (named as _state_file names them)
-        (runner.ROOT / ".cache" / "state" / f"{name}.yml").unlink(missing_ok=True)
+    for name in (SANDBOX, SANDBOX_TWO):
+        _state_path(name).unlink(missing_ok=True)
     if state == "down":
         return _run_steps(progress, [("sandbox down", up)])
     args.inventory = inventory

@@ -101,9 +101,10 @@ def server(host):
 
 
 def test_the_console_reaches_the_guest_through_the_proxy_by_vencrypt_only(host, server):
-    """Through the TLS console proxy a browser's session reaches the guest (its desktop's name names the libvirt domain).
-    The guest's VNC server itself offers a plain client only VeNCrypt with x509 subtypes, and ends the TLS session of a
-    client without a certificate of the box's CA; with the node certificate (what the proxy presents) it goes on."""
+    """Through the TLS console proxy a browser's session reaches the guest (its desktop's name names the libvirt
+    domain). The guest's VNC server itself offers a plain client only VeNCrypt with x509 subtypes, and ends the TLS
+    session of a client without a certificate of the box's CA; with the node certificate (what the proxy presents) it
+    goes on."""
     session = console_session(host, server)
     domain = json.loads(host.check_output(f"{OS} server show -f json {server}"))["OS-EXT-SRV-ATTR:instance_name"]
     assert session == {"version": b"RFB 003.008\n", "types": [1], "result": b"\0\0\0\0", "size": session["size"],
