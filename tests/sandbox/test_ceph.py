@@ -112,6 +112,17 @@ def test_monitor_speaks_msgr2_only(host, cluster):
     assert addrs[0]["addr"].endswith(":3300")
 
 
+def test_every_connection_is_msgr2_secure_mode(host):
+    """The monitor and the OSDs take only msgr2's secure mode (encrypted): a client that offers them only crc gets
+    nowhere, the same client in secure mode gets its answer (ceph_ms_mode)."""
+    for side in ("cluster", "service", "client"):
+        assert host.check_output(f"ceph config show osd.0 ms_{side}_mode") == "secure", side
+    assert host.run("timeout 20 ceph --ms_mon_client_mode=crc --connect-timeout 15 health").rc != 0
+    # the monitor in secure mode, the OSDs asked in crc: the pool's listing never comes
+    assert host.run("timeout 20 rados --ms_client_mode=crc -p volumes ls").rc != 0
+    assert host.run("timeout 20 rados --ms_client_mode=secure -p volumes ls").rc == 0
+
+
 def test_pools_replicated_for_one_host(host):
     pools = {p["pool_name"]: p for p in json.loads(host.check_output("ceph osd pool ls detail --format json"))}
     for name in ("images", "volumes", "vms", "backups", "kubernetes"):
