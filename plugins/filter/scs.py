@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.ciab.box.plugins.module_utils.scs import FlavorNameError, flavor_spec
+from ansible_collections.ciab.box.plugins.module_utils.scs import FlavorNameError, flavor_spec, flavors_to_set
 
 
 def scs_flavor(name: Any) -> dict[str, Any]:
@@ -23,4 +23,4 @@ class FilterModule:
     """ciab.box Sovereign Cloud Stack filters."""
 
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"scs_flavor": scs_flavor}
+        return {"scs_flavor": scs_flavor, "flavors_to_set": flavors_to_set}

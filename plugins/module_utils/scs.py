@@ -5,6 +5,7 @@
 Written from the standard's grammar: ``SCS-<N><cpu>[i]-<RAM GiB>[u][o][-[<M>x][<size>][<disk type>]][_<extensions>]``.
 Used twice: ciab.box.nova makes the standard flavors (scs-0103) from their names, and the conformance checks
 (conformance.py) read every flavor's name back. Both sides are unit-tested against the standard's own table.
+flavors_to_set picks the flavors Nova does not have as wanted, from one listing (a run sets only those).
 """
 
 from __future__ import annotations
@@ -81,3 +82,21 @@ def flavor_spec(name: str) -> dict[str, Any]:
         "disk": parts["disk"] or 0,
         "extra_specs": specs,
     }
+
+
+def flavors_to_set(wanted: list[dict[str, Any]], found: list[dict[str, Any]], extra_specs: dict[str, Any]) -> list:
+    """The flavors of WANTED (flavor_spec's dicts; each also gets EXTRA_SPECS) that Nova does not have as wanted.
+    FOUND: Nova's flavors with their extra specs (openstack.cloud.compute_flavor_info's). A flavor is as wanted when it
+    is public and its vcpus, ram, disk and extra specs (Nova keeps their values as strings, none more or fewer) are the
+    wanted ones: what openstack.cloud.compute_flavor compares, so setting the rest changes nothing more."""
+    have = {flavor["name"]: flavor for flavor in found}
+    missing = []
+    for flavor in wanted:
+        nova = have.get(flavor["name"])
+        specs = {key: str(value) for key, value in {**flavor.get("extra_specs", {}), **extra_specs}.items()}
+        if nova is None or (
+            (nova["vcpus"], nova["ram"], nova["disk"], nova["is_public"], nova.get("extra_specs") or {})
+            != (flavor["vcpus"], flavor["ram"], flavor.get("disk", 0), True, specs)
+        ):
+            missing.append(flavor)
+    return missing

@@ -3,12 +3,13 @@ against the standard's own machine-readable files (fixtures/scs, copied from Sov
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
-from ansible_collections.ciab.box.plugins.filter.scs import scs_flavor
+from ansible_collections.ciab.box.plugins.filter.scs import FilterModule, scs_flavor
 from ansible_collections.ciab.box.plugins.module_utils.scs import (
     FlavorNameError,
     flavor_spec,
@@ -91,3 +92,37 @@ def test_the_filter_names_itself_in_its_errors():
     assert scs_flavor("SCS-1L-1-5")["extra_specs"]["scs:disk0-type"] == "network"
     with pytest.raises(AnsibleFilterError, match=r"ciab\.box\.scs_flavor: 'SCS-1X-1'"):
         scs_flavor("SCS-1X-1")
+
+
+# Nova's flavors as openstack.cloud.compute_flavor_info returned them on the sandbox after a deploy (captured).
+NOVA_FLAVORS = json.loads((Path(__file__).parent / "fixtures" / "nova" / "flavors.json").read_text())
+WANTED = [flavor_spec(f["name"]) for f in STANDARD_FLAVORS["mandatory"] + STANDARD_FLAVORS["recommended"]]
+RNG = {"hw_rng:allowed": "true"}
+
+
+def test_nothing_to_set_when_nova_has_every_flavor_as_wanted():
+    flavors_to_set = FilterModule().filters()["flavors_to_set"]
+    assert {f["name"] for f in WANTED} <= {f["name"] for f in NOVA_FLAVORS}
+    assert flavors_to_set(WANTED, NOVA_FLAVORS, RNG) == []
+
+
+def _changed(name, **fields):
+    return [{**f, **fields} if f["name"] == name else f for f in NOVA_FLAVORS]
+
+
+@pytest.mark.parametrize(
+    "found",
+    [
+        [f for f in NOVA_FLAVORS if f["name"] != "SCS-2V-4"],  # missing
+        _changed("SCS-2V-4", ram=2048),
+        _changed("SCS-2V-4", vcpus=4),
+        _changed("SCS-2V-4", disk=10),
+        _changed("SCS-2V-4", is_public=False),
+        _changed("SCS-2V-4", extra_specs={}),  # an extra spec missing
+        _changed("SCS-2V-4", extra_specs={**flavor_spec("SCS-2V-4")["extra_specs"], **RNG, "other": "1"}),  # one more
+        _changed("SCS-2V-4", extra_specs={**flavor_spec("SCS-2V-4")["extra_specs"], "hw_rng:allowed": "false"}),
+    ],
+    ids=["missing", "ram", "vcpus", "disk", "private", "fewer-specs", "more-specs", "other-spec"],
+)
+def test_a_flavor_nova_has_otherwise_is_set(found):
+    assert [f["name"] for f in FilterModule().filters()["flavors_to_set"](WANTED, found, RNG)] == ["SCS-2V-4"]
