@@ -123,14 +123,14 @@ def test_a_table_that_cuts_off_the_ssh_session_is_rolled_back(host, address):
                 str(ROOT / "playbooks" / "role.yml"),
                 inventory=_ssh_inventory(tmp, key),
                 extravars={"ciab_role": "ciab.box.base", "ciab_role_tasks": "firewall_setup",
-                           "base_firewall_ssh_port": 2222, "base_firewall_rollback_seconds": 45,
-                           "base_firewall_reconnect_seconds": 15},
+                           "base_firewall_ssh_port": 2222, "base_firewall_rollback_seconds": 30,
+                           "base_firewall_reconnect_seconds": 10},
             )  # fmt: skip
             assert not result.ok
             assert any("no new connection through the firewall's new table" in f.msg for f in result.failures), (
                 result.failures
             )
-            # the node puts the previous table back by itself (45 s after applying), and SSH answers again
+            # the node puts the previous table back by itself (30 s after applying), and SSH answers again
             deadline = time.monotonic() + 120
             while not _ssh_works(address, key):
                 assert time.monotonic() < deadline, host.run("journalctl -t ciab-firewall -n 5").stdout
