@@ -90,6 +90,35 @@ def test_units_run_as_nova_and_are_enabled(host, unit):
     assert running_unit_user(host, unit) == "nova"
 
 
+def test_each_request_reaches_placement_right_after_the_scheduler_starts(host):
+    """nova-scheduler runs one worker: with one per core, one of the first boots after each start failed with an SSL
+    error towards Placement (the workers shared the connection they inherited). Right after a restart, each of four
+    requests for a flavor no host has room for is scheduled: each ends in 'No valid host', none in an error."""
+    assert host.check_output("pgrep -c -f 'nova-schedule[r]: ServiceWrapper worker'") == "1"
+    name = f"ciab-test-nowhere-{uuid.uuid4().hex[:6]}"
+    # a trait of Placement's that no compute node here has (a GPU's)
+    host.check_output(f"{OS} flavor create --ram 1024 --vcpus 1 --disk 5 --private {name}"
+                      " --property trait:HW_GPU_API_CUDA_V10_0=required")  # fmt: skip
+    try:
+        host.check_output("systemctl restart nova-scheduler")
+        for index in range(4):
+            host.check_output(f"{OS} server create --flavor {name} --image ciab-guest --nic none {name}-{index}")
+        faults = {}
+        deadline = time.monotonic() + 120
+        while len(faults) < 4:
+            assert time.monotonic() < deadline, faults
+            time.sleep(3)
+            for server in json.loads(host.check_output(f"{OS} server list --name {name} -f json")):
+                if server["Status"] == "ERROR":
+                    faults[server["Name"]] = json.loads(host.check_output(f"{OS} server show -f json {server['ID']}"))
+        assert all("No valid host" in f["fault"]["message"] for f in faults.values()), [
+            f["fault"] for f in faults.values()
+        ]
+    finally:
+        host.run(f"for s in $({OS} server list --name {name} -f value -c ID); do {OS} server delete --wait $s; done")
+        host.run(f"{OS} flavor delete {name}")
+
+
 @pytest.fixture(scope="module")
 def server(host):
     """A member's server, deleted after the module."""
