@@ -174,6 +174,13 @@ VNC_PROBE = (
 )
 
 
+def vnc_listener(host, domain):
+    """The address and port of the libvirt DOMAIN's VNC server on HOST (`virsh vncdisplay`: ADDRESS:DISPLAY, the
+    address left out for loopback)."""
+    address, display = host.check_output(f"virsh vncdisplay {domain}").rsplit(":", 1)
+    return address or "127.0.0.1", 5900 + int(display)
+
+
 def vnc_probe(host, address, port, with_certificate):
     """What a client sees of the guest's VNC server at ADDRESS:PORT, from HOST (VNC_PROBE's JSON)."""
     probe = f"python3 -c {shlex.quote(VNC_PROBE)} {address} {port} {NODE_TLS['ca']}"

@@ -9,7 +9,7 @@ import time
 import uuid
 
 import pytest
-from box import BOX, CLIENT, OS_DEMO, console_session, vnc_probe
+from box import BOX, CLIENT, OS_DEMO, console_session, vnc_listener, vnc_probe
 from units import running_unit_user
 
 OS = "openstack --os-cloud ciab-admin"
@@ -139,9 +139,7 @@ def test_the_console_reaches_the_guest_through_the_proxy_by_vencrypt_only(host, 
     assert session == {"version": b"RFB 003.008\n", "types": [1], "result": b"\0\0\0\0", "size": session["size"],
                        "name": f"QEMU ({domain})"}, session  # fmt: skip
     assert min(session["size"]) > 0
-    display = host.check_output(f"virsh vncdisplay {domain}")
-    address, number = display.rsplit(":", 1)
-    address, port = address or "127.0.0.1", 5900 + int(number)
+    address, port = vnc_listener(host, domain)
     assert address == "127.0.0.1"  # one node: the proxy and the guests on the same node
     plain = vnc_probe(host, address, port, with_certificate=False)
     assert plain["types"] == [19] and plain["vencrypt"] == [0, 2] and plain["accepted"] == 1, plain

@@ -22,6 +22,7 @@ from box import (
     outside,
     results,
     tls_probe,
+    vnc_listener,
     vnc_probe,
 )
 from conftest import SECOND
@@ -127,9 +128,8 @@ def test_the_console_of_a_server_on_node_2_crosses_between_the_nodes_by_vencrypt
         domain = shown["OS-EXT-SRV-ATTR:instance_name"]
         session = console_session(node1, server)
         assert (session["types"], session["result"], session["name"]) == ([1], b"\0\0\0\0", f"QEMU ({domain})"), session
-        address, number = node2.check_output(f"virsh vncdisplay {domain}").rsplit(":", 1)
+        address, port = vnc_listener(node2, domain)
         assert address == node2.check_output("ip -4 route get 1.1.1.1").split("src ")[1].split()[0]
-        port = 5900 + int(number)
         plain = vnc_probe(node1, address, port, with_certificate=False)
         assert plain["types"] == [19] and plain.get("result", "") == "", plain
         assert vnc_probe(node1, address, port, with_certificate=True)["result"] == "00000000"
